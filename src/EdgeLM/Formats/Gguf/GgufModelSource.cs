@@ -1,0 +1,25 @@
+// A GGUF file as a model source: its names and keys are already the engine's.
+using EdgeLM.Models;
+
+namespace EdgeLM.Formats.Gguf;
+
+public sealed unsafe class GgufModelSource : IModelSource
+{
+    public GgufModelSource(GgufFile file)
+    {
+        File = file;
+        Tensors = file.Tensors
+            .Select(t => new TensorEntry(t.Name, t.Type, t.Dimensions, (nint)file.TensorPointer(t), t.ByteSize))
+            .ToList();
+    }
+
+    public static GgufModelSource Open(string path) => new(GgufFile.Open(path));
+
+    public GgufFile File { get; }
+    public string Path => File.Path;
+    public IReadOnlyDictionary<string, GgufValue> Metadata => File.Metadata;
+    public IReadOnlyList<TensorEntry> Tensors { get; }
+    public bool QkRotateHalf => false;
+
+    public void Dispose() => File.Dispose();
+}
