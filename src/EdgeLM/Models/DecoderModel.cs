@@ -1,0 +1,163 @@
+// A llama-family decoder (llama, qwen2, qwen3): llama.cpp's build_llama / build_qwen2 / build_qwen3
+// in one forward pass, since those three differ only in optional tensors and the RoPE style.
+// Legend: T = tokens in the micro-batch, C = n_embd, Hq/Hkv = query/key-value heads, D = head size,
+// FF = feed-forward width, V = vocabulary.
+using System.Numerics.Tensors;
+using EdgeLM.Formats;
+using EdgeLM.Kernels;
+
+namespace EdgeLM.Models;
+
+public sealed class DecoderModel : IDisposable
+{
+    readonly MatMul _matmul = new();
+    readonly Attention _attention = new();
+
+    DecoderModel(IModelSource source, ArchitectureSpec arch, ModelConfig config, DecoderWeights weights)
+    {
+        Source = source;
+        Architecture = arch;
+        Config = config;
+        Weights = weights;
+    }
+
+    public IModelSource Source { get; }
+    public ArchitectureSpec Architecture { get; }
+    public ModelConfig Config { get; }
+    public DecoderWeights Weights { get; }
+
+    /// <summary>Builds the model over a source; the source is owned by the model from then on.</summary>
+    public static DecoderModel Load(IModelSource source)
+    {
+        string? archName = source.Metadata.TryGetValue("general.architecture", out var a) ? a.Value as string : null;
+        var arch = Architectures.Get(source.Path, archName);
+        var embd = source.Tensors.FirstOrDefault(t => t.Name == TensorNames.TokenEmbd)
+            ?? throw new InvalidModelFileException(source.Path, $"tensor '{TensorNames.TokenEmbd}' is missing");
+        if (embd.Dimensions.Length != 2)
+            throw new InvalidModelFileException(source.Path, $"tensor '{TensorNames.TokenEmbd}' is not a matrix");
+        // HF-ordered llama Q/K rows need rotate-half RoPE; GGUF llama stores them permuted for pairs.
+        bool neox = arch.RopeNeox || source.QkRotateHalf;
+        var config = ModelConfig.FromMetadata(source.Path, source.Metadata, arch.Name, checked((int)embd.Dimensions[1]), neox);
+        var weights = DecoderWeights.Load(source, config, arch.Layer);
+        return new DecoderModel(source, arch, config, weights);
+    }
+
+    /// <summary>Runs tokens (T ≤ MaxBatch) at positions s.Position.. through the model, appends them to
+    /// the KV cache, and leaves the last token's logits in s.Logits (and, when allLogits is given,
+    /// every token's logits there, (T, V)).</summary>
+    public void Forward(DecoderState s, ReadOnlySpan<int> tokens, Span<float> allLogits = default)
+    {
+        var c = Config;
+        var w = Weights;
+        int T = tokens.Length, C = c.EmbeddingLength, pos0 = s.Position;
+        if (T == 0) return;
+        if (T > s.MaxBatch) throw new ArgumentException($"{T} tokens exceed the micro-batch of {s.MaxBatch}");
+        if (pos0 + T > s.ContextLength)
+            throw new InvalidOperationException($"context is full: {pos0} + {T} tokens exceed the context length {s.ContextLength}");
+
+        // x = token_embd[tokens]                                   x is (T, C)
+        for (int t = 0; t < T; t++)
+        {
+            if ((uint)tokens[t] >= (uint)c.VocabSize)
+                throw new ArgumentOutOfRangeException(nameof(tokens), $"token id {tokens[t]} is outside the vocabulary (0..{c.VocabSize - 1})");
+            w.TokenEmbd.DequantizeRow(tokens[t], s.X.AsSpan(t * C, C));
+        }
+        PrepareRope(s, pos0, T);
+
+        for (int l = 0; l < c.BlockCount; l++)
+        {
+            var L = w.Layers[l];
+            // Attention: xb = rmsnorm(x) * attn_norm; q, k, v = xb Wqᵀ (+b), xb Wkᵀ (+b), xb Wvᵀ (+b)
+            RmsNormRows(s.Xb, s.X, L.AttnNorm, C, T, c.RmsEps);
+            MatMul.QuantizeActivations(s, L.AttnQ, s.Xb, T);
+            _matmul.Run(s, L.AttnQ, s.Q, T);
+            if (!SameActivationType(L.AttnQ, L.AttnK)) MatMul.QuantizeActivations(s, L.AttnK, s.Xb, T);
+            _matmul.Run(s, L.AttnK, s.K, T);
+            if (!SameActivationType(L.AttnK, L.AttnV)) MatMul.QuantizeActivations(s, L.AttnV, s.Xb, T);
+            _matmul.Run(s, L.AttnV, s.V, T);
+            AddBiasRows(s.Q, L.AttnQBias, c.QueryDim, T);
+            AddBiasRows(s.K, L.AttnKBias, c.KvDim, T);
+            AddBiasRows(s.V, L.AttnVBias, c.KvDim, T);
+            // qwen3: q = rmsnorm(q per head) * q_norm; k likewise (before RoPE)
+            if (L.AttnQNorm is not null) RmsNormRows(s.Q, s.Q, L.AttnQNorm, c.HeadDim, T * c.HeadCount, c.RmsEps);
+            if (L.AttnKNorm is not null) RmsNormRows(s.K, s.K, L.AttnKNorm, c.HeadDim, T * c.HeadCountKv, c.RmsEps);
+            ApplyRope(s, T);
+            StoreKv(s, l, pos0, T);
+            // o = softmax(q kᵀ / sqrt(D)) v over the cache; x += o Woᵀ
+            _attention.Run(s, l, pos0, T);
+            _matmul.Run(s, L.AttnOutput, s.AttnOut.AsSpan(0, T * c.QueryDim), s.Xb, T);
+            TensorPrimitives.Add(s.X.AsSpan(0, T * C), s.Xb.AsSpan(0, T * C), s.X.AsSpan(0, T * C));
+
+            // Feed-forward: xb = rmsnorm(x) * ffn_norm; x += (silu(xb Wgᵀ) ⊙ xb Wuᵀ) Wdᵀ
+            RmsNormRows(s.Xb, s.X, L.FfnNorm, C, T, c.RmsEps);
+            MatMul.QuantizeActivations(s, L.FfnGate, s.Xb, T);
+            _matmul.Run(s, L.FfnGate, s.Gate, T);
+            if (!SameActivationType(L.FfnGate, L.FfnUp)) MatMul.QuantizeActivations(s, L.FfnUp, s.Xb, T);
+            _matmul.Run(s, L.FfnUp, s.Up, T);
+            int FF = c.FeedForwardLength;
+            Activations.SwiGlu(s.Gate.AsSpan(0, T * FF), s.Gate.AsSpan(0, T * FF), s.Up.AsSpan(0, T * FF));
+            _matmul.Run(s, L.FfnDown, s.Gate.AsSpan(0, T * FF), s.Xb, T);
+            TensorPrimitives.Add(s.X.AsSpan(0, T * C), s.Xb.AsSpan(0, T * C), s.X.AsSpan(0, T * C));
+        }
+
+        // logits = rmsnorm(x) * output_norm · Woutᵀ, for the last token (or all of them)
+        if (allLogits.IsEmpty)
+        {
+            Norm.RmsNorm(s.Xb.AsSpan(0, C), s.X.AsSpan((T - 1) * C, C), w.OutputNorm, c.RmsEps);
+            _matmul.Run(s, w.Output, s.Xb.AsSpan(0, C), s.Logits, 1);
+        }
+        else
+        {
+            RmsNormRows(s.Xb, s.X, w.OutputNorm, C, T, c.RmsEps);
+            _matmul.Run(s, w.Output, s.Xb.AsSpan(0, T * C), allLogits[..(T * c.VocabSize)], T);
+            allLogits.Slice((T - 1) * c.VocabSize, c.VocabSize).CopyTo(s.Logits);
+        }
+        s.Position = pos0 + T;
+    }
+
+    static bool SameActivationType(WeightMatrix a, WeightMatrix b) =>
+        Quantization.QuantKernels.VecDotType(a.Type) == Quantization.QuantKernels.VecDotType(b.Type) && a.Cols == b.Cols;
+
+    static void RmsNormRows(float[] y, float[] x, float[] weight, int n, int rows, float eps)
+    {
+        for (int r = 0; r < rows; r++)
+            Norm.RmsNorm(y.AsSpan(r * n, n), x.AsSpan(r * n, n), weight, eps);
+    }
+
+    static void AddBiasRows(float[] y, float[]? bias, int n, int rows)
+    {
+        if (bias is null) return;
+        for (int r = 0; r < rows; r++)
+            TensorPrimitives.Add(y.AsSpan(r * n, n), bias, y.AsSpan(r * n, n));
+    }
+
+    void PrepareRope(DecoderState s, int pos0, int T)
+    {
+        int half = Config.RopeDimensions / 2;
+        for (int t = 0; t < T; t++)
+            Rope.Angles(s.RopeCos.AsSpan(t * half, half), s.RopeSin.AsSpan(t * half, half), pos0 + t,
+                Config.RopeDimensions, Config.RopeFreqBase, Weights.RopeFreqs);
+    }
+
+    void ApplyRope(DecoderState s, int T)
+    {
+        var c = Config;
+        int half = c.RopeDimensions / 2;
+        for (int t = 0; t < T; t++)
+        {
+            var cos = s.RopeCos.AsSpan(t * half, half);
+            var sin = s.RopeSin.AsSpan(t * half, half);
+            Rope.Apply(s.Q.AsSpan(t * c.QueryDim, c.QueryDim), c.HeadCount, c.HeadDim, c.RopeDimensions, cos, sin, c.RopeNeox);
+            Rope.Apply(s.K.AsSpan(t * c.KvDim, c.KvDim), c.HeadCountKv, c.HeadDim, c.RopeDimensions, cos, sin, c.RopeNeox);
+        }
+    }
+
+    static unsafe void StoreKv(DecoderState s, int layer, int pos0, int T)
+    {
+        int kv = s.Config.KvDim;
+        s.K.AsSpan(0, T * kv).CopyTo(new Span<float>(s.Cache.Keys(layer) + (long)pos0 * kv, T * kv));
+        s.V.AsSpan(0, T * kv).CopyTo(new Span<float>(s.Cache.Values(layer) + (long)pos0 * kv, T * kv));
+    }
+
+    public void Dispose() => Source.Dispose();
+}

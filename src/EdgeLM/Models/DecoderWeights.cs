@@ -1,0 +1,103 @@
+// The weights of a llama-style decoder, looked up by GGUF name and checked against the config:
+// every shape is validated here, once, so the forward pass can trust it. Matrices stay in the
+// mapped file; the small vectors (norms, biases) are dequantized into float arrays.
+using EdgeLM.Formats;
+using EdgeLM.Quantization;
+
+namespace EdgeLM.Models;
+
+public sealed class LayerWeights
+{
+    public required float[] AttnNorm { get; init; }
+    public required WeightMatrix AttnQ { get; init; }
+    public required WeightMatrix AttnK { get; init; }
+    public required WeightMatrix AttnV { get; init; }
+    public required WeightMatrix AttnOutput { get; init; }
+    public float[]? AttnQBias { get; init; }
+    public float[]? AttnKBias { get; init; }
+    public float[]? AttnVBias { get; init; }
+    public float[]? AttnQNorm { get; init; }
+    public float[]? AttnKNorm { get; init; }
+    public required float[] FfnNorm { get; init; }
+    public required WeightMatrix FfnGate { get; init; }
+    public required WeightMatrix FfnUp { get; init; }
+    public required WeightMatrix FfnDown { get; init; }
+}
+
+public sealed class DecoderWeights
+{
+    public required WeightMatrix TokenEmbd { get; init; }
+    public required float[] OutputNorm { get; init; }
+    /// <summary>The output head; the embedding itself when tied.</summary>
+    public required WeightMatrix Output { get; init; }
+    public bool TiedOutput => ReferenceEquals(Output, TokenEmbd);
+    public float[]? RopeFreqs { get; init; }
+    public required LayerWeights[] Layers { get; init; }
+
+    /// <summary>What a layer of this architecture must or may have beyond the llama core.</summary>
+    public sealed record Options(bool QkvBias, bool QkNorm);
+
+    public static DecoderWeights Load(IModelSource src, ModelConfig c, Options opt)
+    {
+        var byName = src.Tensors.ToDictionary(t => t.Name, StringComparer.Ordinal);
+        var used = new HashSet<string>(StringComparer.Ordinal);
+        TensorEntry? Find(string name) { if (byName.TryGetValue(name, out var t)) { used.Add(name); return t; } return null; }
+        TensorEntry Get(string name) => Find(name) ?? throw new InvalidModelFileException(src.Path, $"tensor '{name}' is missing");
+
+        WeightMatrix Matrix(string name, int cols, int rows)
+        {
+            var t = Get(name);
+            if (t.Dimensions.Length != 2 || t.Dimensions[0] != cols || t.Dimensions[1] != rows)
+                throw new InvalidModelFileException(src.Path, $"tensor '{name}' has shape [{string.Join(", ", t.Dimensions)}], expected [{cols}, {rows}]");
+            return new WeightMatrix(t);
+        }
+        float[] Vector(TensorEntry t, int n)
+        {
+            if (t.ElementCount != n || t.Dimensions[0] != n)
+                throw new InvalidModelFileException(src.Path, $"tensor '{t.Name}' has shape [{string.Join(", ", t.Dimensions)}], expected [{n}]");
+            var v = new float[n];
+            QuantKernels.Dequantize(t.Type, t.Bytes, v);
+            return v;
+        }
+        float[] Required(string name, int n) => Vector(Get(name), n);
+        float[]? Optional(string name, int n) => Find(name) is { } t ? Vector(t, n) : null;
+
+        int d = c.EmbeddingLength, q = c.QueryDim, kv = c.KvDim, ff = c.FeedForwardLength;
+        var embd = Matrix(TensorNames.TokenEmbd, d, c.VocabSize);
+        var layers = new LayerWeights[c.BlockCount];
+        for (int i = 0; i < layers.Length; i++)
+        {
+            layers[i] = new LayerWeights
+            {
+                AttnNorm = Required(TensorNames.AttnNorm(i), d),
+                AttnQ = Matrix(TensorNames.AttnQ(i), d, q),
+                AttnK = Matrix(TensorNames.AttnK(i), d, kv),
+                AttnV = Matrix(TensorNames.AttnV(i), d, kv),
+                AttnOutput = Matrix(TensorNames.AttnOutput(i), q, d),
+                AttnQBias = opt.QkvBias ? Required(TensorNames.AttnQBias(i), q) : Optional(TensorNames.AttnQBias(i), q),
+                AttnKBias = opt.QkvBias ? Required(TensorNames.AttnKBias(i), kv) : Optional(TensorNames.AttnKBias(i), kv),
+                AttnVBias = opt.QkvBias ? Required(TensorNames.AttnVBias(i), kv) : Optional(TensorNames.AttnVBias(i), kv),
+                AttnQNorm = opt.QkNorm ? Required(TensorNames.AttnQNorm(i), c.HeadDim) : null,
+                AttnKNorm = opt.QkNorm ? Required(TensorNames.AttnKNorm(i), c.HeadDim) : null,
+                FfnNorm = Required(TensorNames.FfnNorm(i), d),
+                FfnGate = Matrix(TensorNames.FfnGate(i), d, ff),
+                FfnUp = Matrix(TensorNames.FfnUp(i), d, ff),
+                FfnDown = Matrix(TensorNames.FfnDown(i), ff, d),
+            };
+        }
+        var output = byName.ContainsKey(TensorNames.Output) ? Matrix(TensorNames.Output, d, c.VocabSize) : embd;
+        var weights = new DecoderWeights
+        {
+            TokenEmbd = embd,
+            OutputNorm = Required(TensorNames.OutputNorm, d),
+            Output = output,
+            RopeFreqs = Optional(TensorNames.RopeFreqs, c.RopeDimensions / 2),
+            Layers = layers,
+        };
+        var unused = src.Tensors.Select(t => t.Name).Where(n => !used.Contains(n)).ToList();
+        if (unused.Count > 0)
+            throw new InvalidModelFileException(src.Path,
+                $"{unused.Count} tensor(s) this {c.Architecture} model does not use, e.g. '{unused[0]}' (a different architecture?)");
+        return weights;
+    }
+}

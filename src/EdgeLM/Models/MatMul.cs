@@ -1,0 +1,68 @@
+// y = x · Wᵀ for a micro-batch: activations (T, Cols) are quantized once to the weight type's
+// vec_dot type (as llama.cpp does), then the rows of W are split across the worker pool. Each
+// weight row is read once for all T activation rows, so prompt processing streams the weights
+// once per micro-batch rather than once per token.
+using EdgeLM.Kernels;
+using EdgeLM.Quantization;
+
+namespace EdgeLM.Models;
+
+public sealed unsafe class MatMul : IParallelJob
+{
+    WeightMatrix? _w;
+    float* _y;
+    byte* _xq;
+    long _xqStride;
+    int _t;
+
+    /// <summary>Quantizes x (T, W.Cols) into the state's activation scratch for W's type.</summary>
+    public static void QuantizeActivations(DecoderState s, WeightMatrix w, ReadOnlySpan<float> x, int T)
+    {
+        var vt = QuantKernels.VecDotType(w.Type);
+        int rowBytes = (int)Tensors.GgmlTypes.RowBytes(vt, w.Cols);
+        for (int t = 0; t < T; t++)
+            QuantKernels.Quantize(vt, x.Slice(t * w.Cols, w.Cols), s.Quantized.AsSpan((int)(t * s.ActivationRowBytes), rowBytes));
+    }
+
+    /// <summary>y (T, W.Rows) = x (T, W.Cols) · Wᵀ, with x already quantized by <see cref="QuantizeActivations"/>.</summary>
+    public void Run(DecoderState s, WeightMatrix w, Span<float> y, int T)
+    {
+        fixed (float* py = y)
+        fixed (byte* pq = s.Quantized)
+        {
+            _w = w;
+            _y = py;
+            _xq = pq;
+            _xqStride = s.ActivationRowBytes;
+            _t = T;
+            s.Pool.For(w.Rows, 16, this);
+            _w = null;
+        }
+    }
+
+    /// <summary>Quantize and multiply in one call.</summary>
+    public void Run(DecoderState s, WeightMatrix w, ReadOnlySpan<float> x, Span<float> y, int T)
+    {
+        QuantizeActivations(s, w, x, T);
+        Run(s, w, y, T);
+    }
+
+    public void Execute(int start, int end)
+    {
+        var w = _w!;
+        int rows = w.Rows, cols = w.Cols;
+        var xRowLen = (int)_xqStride;
+        if (_t == 1)
+        {
+            QuantKernels.VecDotRows(w.Type, w.Data, w.RowBytes, start, end,
+                new ReadOnlySpan<byte>(_xq, xRowLen), new Span<float>(_y + start, end - start), cols);
+            return;
+        }
+        for (int r = start; r < end; r++)
+        {
+            var wr = new ReadOnlySpan<byte>(w.Data + r * w.RowBytes, (int)w.RowBytes);
+            for (int t = 0; t < _t; t++)
+                _y[(long)t * rows + r] = QuantKernels.VecDot(w.Type, wr, new ReadOnlySpan<byte>(_xq + t * _xqStride, xRowLen), cols);
+        }
+    }
+}

@@ -1,0 +1,73 @@
+// llama.cpp, through LLamaSharp, as the reference the engine is checked against (test projects
+// only). Keys and values are kept in F32 and flash attention is off, so the comparison measures
+// the engine rather than the reference's own F16 rounding (see shared/ORACLE.md).
+using LLama;
+using LLama.Common;
+using LLama.Native;
+
+namespace EdgeLM.Tests.Support;
+
+public static class LlamaCppOracle
+{
+    static readonly Lock Gate = new();
+
+    static ModelParams Params(string path, int context) => new(path)
+    {
+        ContextSize = (uint)context,
+        BatchSize = (uint)context,
+        UBatchSize = (uint)context,
+        Threads = 2,
+        GpuLayerCount = 0,
+        TypeK = GGMLType.GGML_TYPE_F32,
+        TypeV = GGMLType.GGML_TYPE_F32,
+        FlashAttention = false,
+        LoadMode = LLamaLoadMode.MemoryMap,
+    };
+
+    /// <summary>Logits of every position after decoding <paramref name="tokens"/> in one batch: (T, V).</summary>
+    public static float[][] Logits(string path, IReadOnlyList<int> tokens, int context = 256)
+    {
+        lock (Gate)
+        {
+            NativeApi.llama_empty_call();
+            var p = Params(path, context);
+            using var weights = LLamaWeights.LoadFromFile(p);
+            using var ctx = weights.CreateContext(p);
+            var batch = new LLamaBatch();
+            for (int i = 0; i < tokens.Count; i++) batch.Add(tokens[i], i, LLamaSeqId.Zero, true);
+            var rc = ctx.NativeHandle.Decode(batch);
+            if (rc != DecodeResult.Ok) throw new InvalidOperationException($"llama.cpp decode failed: {rc}");
+            var result = new float[tokens.Count][];
+            for (int i = 0; i < tokens.Count; i++) result[i] = ctx.NativeHandle.GetLogitsIth(i).ToArray();
+            return result;
+        }
+    }
+
+    /// <summary>Greedy decoding of n tokens after the prompt, one token per decode call.</summary>
+    public static int[] Greedy(string path, IReadOnlyList<int> prompt, int n, int context = 256)
+    {
+        lock (Gate)
+        {
+            NativeApi.llama_empty_call();
+            var p = Params(path, context);
+            using var weights = LLamaWeights.LoadFromFile(p);
+            using var ctx = weights.CreateContext(p);
+            var batch = new LLamaBatch();
+            for (int i = 0; i < prompt.Count; i++) batch.Add(prompt[i], i, LLamaSeqId.Zero, i == prompt.Count - 1);
+            var output = new int[n];
+            int pos = prompt.Count;
+            for (int k = 0; k < n; k++)
+            {
+                var rc = ctx.NativeHandle.Decode(batch);
+                if (rc != DecodeResult.Ok) throw new InvalidOperationException($"llama.cpp decode failed: {rc}");
+                var logits = ctx.NativeHandle.GetLogitsIth(batch.TokenCount - 1);
+                int best = 0;
+                for (int v = 1; v < logits.Length; v++) if (logits[v] > logits[best]) best = v;
+                output[k] = best;
+                batch.Clear();
+                batch.Add(best, pos++, LLamaSeqId.Zero, true);
+            }
+            return output;
+        }
+    }
+}
