@@ -1,0 +1,103 @@
+// Vector kernels against their plain scalar references over every length 0..257, so each vector
+// width's full blocks and remainders are exercised.
+using EdgeLM.Kernels;
+
+namespace EdgeLM.Tests.Kernels;
+
+public class KernelReferenceTests
+{
+    /// <summary>Float lanes sum in a different order than the scalar loop: a few ulps per element.</summary>
+    const float RelativeTolerance = 2e-5f;
+
+    static float[] Random(int n, int seed, float scale = 1)
+    {
+        var r = new Random(seed);
+        var a = new float[n];
+        for (int i = 0; i < n; i++) a[i] = (r.NextSingle() * 2 - 1) * scale;
+        return a;
+    }
+
+    static void AssertClose(float[] expected, float[] actual, string what)
+    {
+        for (int i = 0; i < expected.Length; i++)
+        {
+            float tol = RelativeTolerance * Math.Max(1, Math.Abs(expected[i]));
+            Assert.True(Math.Abs(expected[i] - actual[i]) <= tol, $"{what}: n={expected.Length} i={i}: expected {expected[i]}, got {actual[i]}");
+        }
+    }
+
+    [Fact]
+    public void RmsNorm_matches_the_scalar_reference_for_every_length()
+    {
+        for (int n = 1; n <= 257; n++)
+        {
+            var x = Random(n, n, 3);
+            var w = Random(n, n + 1000);
+            var expected = new float[n];
+            var actual = new float[n];
+            Norm.RmsNormReference(expected, x, w, 1e-6f);
+            Norm.RmsNorm(actual, x, w, 1e-6f);
+            AssertClose(expected, actual, "rmsnorm");
+        }
+    }
+
+    [Fact]
+    public void SwiGlu_matches_the_scalar_reference_for_every_length_even_in_place()
+    {
+        for (int n = 0; n <= 257; n++)
+        {
+            var g = Random(n, n, 6);
+            var u = Random(n, n + 1);
+            var expected = new float[n];
+            Activations.SwiGluReference(expected, g, u);
+            var inPlace = (float[])g.Clone();
+            Activations.SwiGlu(inPlace, inPlace, u);
+            AssertClose(expected, inPlace, "swiglu");
+        }
+        var big = Random(1000, 5, 6);
+        var up = Random(1000, 6);
+        var e = new float[1000];
+        Activations.SwiGluReference(e, big, up);
+        Activations.SwiGlu(big, big, up);
+        AssertClose(e, big, "swiglu across chunks");
+    }
+
+    [Fact]
+    public void Softmax_sums_to_one_and_keeps_order()
+    {
+        for (int n = 1; n <= 257; n++)
+        {
+            var x = Random(n, n, 20);
+            var p = (float[])x.Clone();
+            Activations.Softmax(p);
+            Assert.InRange(p.Sum(), 1 - 1e-4f, 1 + 1e-4f);
+            double max = x.Max();
+            double z = x.Sum(v => Math.Exp(v - max));
+            for (int i = 0; i < n; i++)
+                Assert.True(Math.Abs(p[i] - Math.Exp(x[i] - max) / z) < 1e-6, $"n={n} i={i}");
+        }
+    }
+
+    [Fact]
+    public void Rope_rotates_pairs_or_halves_by_the_position_angle()
+    {
+        const int D = 8, pos = 5;
+        const float theta = 10000f;
+        var cos = new float[D / 2];
+        var sin = new float[D / 2];
+        Rope.Angles(cos, sin, pos, D, theta, default);
+        var x = Random(D, 3);
+        var pairs = (float[])x.Clone();
+        var halves = (float[])x.Clone();
+        Rope.Apply(pairs, 1, D, D, cos, sin, neox: false);
+        Rope.Apply(halves, 1, D, D, cos, sin, neox: true);
+        for (int i = 0; i < D / 2; i++)
+        {
+            double a = pos * Math.Pow(theta, -2.0 * i / D);
+            Assert.Equal(x[2 * i] * Math.Cos(a) - x[2 * i + 1] * Math.Sin(a), pairs[2 * i], 4);
+            Assert.Equal(x[2 * i] * Math.Sin(a) + x[2 * i + 1] * Math.Cos(a), pairs[2 * i + 1], 4);
+            Assert.Equal(x[i] * Math.Cos(a) - x[i + D / 2] * Math.Sin(a), halves[i], 4);
+            Assert.Equal(x[i] * Math.Sin(a) + x[i + D / 2] * Math.Cos(a), halves[i + D / 2], 4);
+        }
+    }
+}
