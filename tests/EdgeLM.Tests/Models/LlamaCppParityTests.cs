@@ -1,6 +1,7 @@
 // The engine against llama.cpp on the same GGUF files: logits at every position of a fixed token
 // sequence, and 32 greedy tokens, for each architecture.
 using EdgeLM.Tensors;
+using EdgeLM.Models;
 using EdgeLM.Tests.Support;
 using Xunit.Abstractions;
 
@@ -12,16 +13,16 @@ public class LlamaCppParityTests(ITestOutputHelper output)
     /// agree to a few parts in 10⁵ of their range.</summary>
     const float F32RelativeTolerance = 1e-4f;
 
-    static readonly int[] Prompt = [TestModels.Bos, 300, 265, 270, 310, 259, 299, 280, 281, 300, 301, 302, 263, 264, 300, 290];
+    static readonly int[] Prompt = [RandomModel.Bos, 300, 265, 270, 310, 259, 299, 280, 281, 300, 301, 302, 263, 264, 300, 290];
 
     public static TheoryData<string> Shapes => new() { "llama", "llama-tied", "qwen2", "qwen3" };
 
-    static TestShape Shape(string name) => name switch
+    static RandomModelShape Shape(string name) => name switch
     {
-        "llama" => new TestShape("llama"),
-        "llama-tied" => new TestShape("llama", Tied: true, Heads: 8, KvHeads: 8, HeadDim: 8),
-        "qwen2" => new TestShape("qwen2", Tied: true, RopeBase: 1000000f),
-        "qwen3" => new TestShape("qwen3", HeadDim: 32, RopeBase: 1000000f),
+        "llama" => new RandomModelShape("llama"),
+        "llama-tied" => new RandomModelShape("llama", Tied: true, Heads: 8, KvHeads: 8, HeadDim: 8),
+        "qwen2" => new RandomModelShape("qwen2", Tied: true, RopeBase: 1000000f),
+        "qwen3" => new RandomModelShape("qwen3", HeadDim: 32, RopeBase: 1000000f),
         _ => throw new ArgumentException(name),
     };
 
@@ -31,7 +32,7 @@ public class LlamaCppParityTests(ITestOutputHelper output)
     {
         using var dir = new TempDir();
         string path = dir.File("m.gguf");
-        TestModels.Write(path, Shape(shape), GgmlType.F32, seed: 7);
+        RandomModel.Write(path, Shape(shape), GgmlType.F32, seed: 7);
 
         var ours = EngineHarness.Logits(path, Prompt, maxBatch: 5);
         var theirs = LlamaCppOracle.Logits(path, Prompt);
@@ -47,7 +48,7 @@ public class LlamaCppParityTests(ITestOutputHelper output)
     {
         using var dir = new TempDir();
         string path = dir.File("m.gguf");
-        TestModels.Write(path, Shape(shape), GgmlType.F32, seed: 11);
+        RandomModel.Write(path, Shape(shape), GgmlType.F32, seed: 11);
         var ours = EngineHarness.Greedy(path, Prompt, 32);
         var theirs = LlamaCppOracle.Greedy(path, Prompt, 32);
         Assert.Equal(theirs, ours);
