@@ -8,6 +8,13 @@ using EdgeLM.Kernels;
 
 namespace EdgeLM.Models;
 
+/// <summary>Sees the residual stream after each layer (for tracing and debugging).</summary>
+public interface ILayerObserver
+{
+    /// <summary>x is (T, C): the hidden state of every token of the micro-batch after layer <paramref name="layer"/>.</summary>
+    void AfterLayer(int layer, ReadOnlySpan<float> x, int T);
+}
+
 public sealed class DecoderModel : IDisposable
 {
     readonly MatMul _matmul = new();
@@ -45,7 +52,7 @@ public sealed class DecoderModel : IDisposable
     /// <summary>Runs tokens (T ≤ MaxBatch) at positions s.Position.. through the model, appends them to
     /// the KV cache, and leaves the last token's logits in s.Logits (and, when allLogits is given,
     /// every token's logits there, (T, V)).</summary>
-    public void Forward(DecoderState s, ReadOnlySpan<int> tokens, Span<float> allLogits = default)
+    public void Forward(DecoderState s, ReadOnlySpan<int> tokens, Span<float> allLogits = default, ILayerObserver? observer = null)
     {
         var c = Config;
         var w = Weights;
@@ -98,6 +105,7 @@ public sealed class DecoderModel : IDisposable
             Activations.SwiGlu(s.Gate.AsSpan(0, T * FF), s.Gate.AsSpan(0, T * FF), s.Up.AsSpan(0, T * FF));
             _matmul.Run(s, L.FfnDown, s.Gate.AsSpan(0, T * FF), s.Xb, T);
             TensorPrimitives.Add(s.X.AsSpan(0, T * C), s.Xb.AsSpan(0, T * C), s.X.AsSpan(0, T * C));
+            observer?.AfterLayer(l, s.X.AsSpan(0, T * C), T);
         }
 
         // logits = rmsnorm(x) * output_norm · Woutᵀ, for the last token (or all of them)
@@ -113,6 +121,15 @@ public sealed class DecoderModel : IDisposable
             allLogits.Slice((T - 1) * c.VocabSize, c.VocabSize).CopyTo(s.Logits);
         }
         s.Position = pos0 + T;
+    }
+
+    /// <summary>The logit lens: what the output head would predict from a hidden state (C) of any layer.</summary>
+    public void LogitLens(DecoderState s, ReadOnlySpan<float> hidden, Span<float> logits)
+    {
+        int C = Config.EmbeddingLength;
+        var normed = new float[C];
+        Norm.RmsNorm(normed, hidden, Weights.OutputNorm, Config.RmsEps);
+        _matmul.Run(s, Weights.Output, normed, logits, 1);
     }
 
     static bool SameActivationType(WeightMatrix a, WeightMatrix b) =>
