@@ -7,6 +7,20 @@ using System.Text.Json;
 
 namespace EdgeLM.Templates;
 
+/// <summary>How a template is rendered.</summary>
+/// <param name="BosToken">Rendered for <c>bos_token</c>.</param>
+/// <param name="EosToken">Rendered for <c>eos_token</c>.</param>
+/// <param name="ToolArgumentsAsText">Pass tool-call arguments as JSON text instead of a mapping.
+/// Most templates (Qwen, Llama 3.x, Mistral) expect a mapping and apply tojson; a few (DeepSeek R1)
+/// concatenate the arguments as a string.</param>
+/// <param name="Clock">The clock behind <c>strftime_now</c> (Llama 3.x prints today's date);
+/// null is the system clock.</param>
+public sealed record ChatTemplateOptions(
+    string BosToken = "",
+    string EosToken = "",
+    bool ToolArgumentsAsText = false,
+    TimeProvider? Clock = null);
+
 /// <summary>A parsed chat template.</summary>
 public sealed class ChatTemplate
 {
@@ -23,50 +37,43 @@ public sealed class ChatTemplate
     /// <summary>The template text (empty for a built-in fallback).</summary>
     public string Source { get; }
 
-    /// <summary>Rendered for <c>bos_token</c>.</summary>
-    public string BosToken { get; init; } = "";
-
-    /// <summary>Rendered for <c>eos_token</c>.</summary>
-    public string EosToken { get; init; } = "";
-
-    /// <summary>Pass tool-call arguments to the template as JSON text instead of a mapping.
-    /// Most templates (Qwen, Llama 3.x, Mistral) expect a mapping and apply tojson; a few
-    /// (DeepSeek R1) concatenate the arguments as a string.</summary>
-    public bool ToolArgumentsAsText { get; init; }
-
-    /// <summary>The clock behind <c>strftime_now</c> (Llama 3.x prints today's date).</summary>
-    public TimeProvider Clock { get; init; } = TimeProvider.System;
+    /// <summary>Tokens, tool-argument form and clock this template renders with.</summary>
+    public ChatTemplateOptions Options { get; private init; } = new();
 
     /// <summary>Parses a template; a syntax error or unsupported tag throws
     /// <see cref="ChatTemplateException"/> naming the construct, line and column.</summary>
-    public static ChatTemplate Parse(string source, string bosToken = "", string eosToken = "")
+    public static ChatTemplate Parse(string source, ChatTemplateOptions? options = null)
     {
         ArgumentNullException.ThrowIfNull(source);
-        return new ChatTemplate(source, JinjaParser.Parse(source), null) { BosToken = bosToken, EosToken = eosToken };
+        return new ChatTemplate(source, JinjaParser.Parse(source), null) { Options = options ?? new() };
     }
 
     /// <summary>A built-in renderer for a model without a usable template: "chatml"
     /// (<c>&lt;|im_start|&gt;role\n…&lt;|im_end|&gt;\n</c>) or "llama3"
     /// (<c>&lt;|start_header_id|&gt;role&lt;|end_header_id|&gt;\n\n…&lt;|eot_id|&gt;</c>).</summary>
-    public static ChatTemplate Fallback(string name, string bosToken = "", string eosToken = "") => name switch
+    public static ChatTemplate Fallback(string name, ChatTemplateOptions? options = null)
     {
-        "chatml" => new ChatTemplate("", null, RenderChatMl) { BosToken = bosToken, EosToken = eosToken },
-        "llama3" => new ChatTemplate("", null, (m, g) => bosToken + RenderLlama3(m, g)) { BosToken = bosToken, EosToken = eosToken },
-        _ => throw new ArgumentException($"unknown fallback chat format '{name}' (known: chatml, llama3)", nameof(name)),
-    };
+        options ??= new();
+        return name switch
+        {
+            "chatml" => new ChatTemplate("", null, RenderChatMl) { Options = options },
+            "llama3" => new ChatTemplate("", null, (m, g) => options.BosToken + RenderLlama3(m, g)) { Options = options },
+            _ => throw new ArgumentException($"unknown fallback chat format '{name}' (known: chatml, llama3)", nameof(name)),
+        };
+    }
 
     /// <summary>Parses <paramref name="source"/> if there is one and it parses; otherwise the
     /// <paramref name="fallback"/> format. <paramref name="error"/> says why the fallback was used.</summary>
-    public static ChatTemplate ParseOrFallback(string? source, string fallback, string bosToken, string eosToken, out string? error)
+    public static ChatTemplate ParseOrFallback(string? source, string fallback, ChatTemplateOptions? options, out string? error)
     {
         error = null;
         if (string.IsNullOrEmpty(source)) error = "the model has no chat template";
         else
         {
-            try { return Parse(source, bosToken, eosToken); }
+            try { return Parse(source, options); }
             catch (ChatTemplateException e) { error = e.Message; }
         }
-        return Fallback(fallback, bosToken, eosToken);
+        return Fallback(fallback, options);
     }
 
     /// <summary>Renders the conversation. <paramref name="tools"/> are JSON-schema tool
@@ -84,10 +91,10 @@ public sealed class ChatTemplate
             ["tools"] = tools is null ? JinjaValue.None : JinjaValue.Of(tools.Select(t => JinjaConvert.FromObject(t)).ToList()),
             ["documents"] = JinjaValue.None,
             ["add_generation_prompt"] = JinjaValue.Of(addGenerationPrompt),
-            ["bos_token"] = JinjaValue.Of(BosToken),
-            ["eos_token"] = JinjaValue.Of(EosToken),
+            ["bos_token"] = JinjaValue.Of(Options.BosToken),
+            ["eos_token"] = JinjaValue.Of(Options.EosToken),
         };
-        foreach (var (k, v) in JinjaGlobals.Functions(Clock)) globals[k] = v;
+        foreach (var (k, v) in JinjaGlobals.Functions(Options.Clock ?? TimeProvider.System)) globals[k] = v;
         if (extra is not null)
             foreach (var (k, v) in extra) globals[k] = JinjaConvert.FromObject(v);
         return new JinjaEvaluator(globals).Render(_body!);
@@ -107,7 +114,7 @@ public sealed class ChatTemplate
             {
                 var fn = new JinjaDict();
                 fn.Set("name", JinjaValue.Of(c.Name));
-                fn.Set("arguments", ToolArgumentsAsText ? JinjaValue.Of(c.ArgumentsJson) : JinjaConvert.FromJson(c.ArgumentsJson));
+                fn.Set("arguments", Options.ToolArgumentsAsText ? JinjaValue.Of(c.ArgumentsJson) : JinjaConvert.FromJson(c.ArgumentsJson));
                 var call = new JinjaDict();
                 call.Set("type", JinjaValue.Of("function"));
                 call.Set("function", JinjaValue.Of(fn));

@@ -7,7 +7,8 @@
 #
 # Re-run from the repository root after changing a template or a conversation:
 #   python3 tests/EdgeLM.Tests/Templates/Golden/generate_golden.py
-# It rewrites phi3.jinja (read from the shared GGUF) and every *.golden.json here.
+# It rewrites phi3.jinja (read from the shared GGUF), every <template>.golden.json here and
+# features.golden.json (one small template per interpreter feature).
 import datetime
 import json
 import os
@@ -164,11 +165,84 @@ TEMPLATES = {
 }
 
 
+# One construct at a time: (name, template, variables). Rendered the same way; the C# unit test
+# ChatTemplateFeatureTests renders each and compares (or expects an error where jinja2 raised).
+FEATURES = [
+    ("text", "hello", {}),
+    ("output", "{{ 'a' }}{{ 1 }}{{ 1.5 }}{{ none }}{{ true }}{{ missing }}|", {}),
+    ("comment", "a{# note #}b", {}),
+    ("strip_left_right", "a  {{- 'x' -}}  b", {}),
+    ("trim_blocks", "{% if true %}\nyes\n{% endif %}\nend", {}),
+    ("lstrip_blocks", "x\n    {% if true %}\n    y\n    {% endif %}\nz", {}),
+    ("lstrip_plus_disables", "x\n    {%+ if true %}y{% endif %}", {}),
+    ("trim_plus_disables", "{% if true +%}\ny{% endif %}", {}),
+    ("comment_trim", "a\n  {# c #}\nb", {}),
+    ("var_keeps_newline", "{{ 'a' }}\nb", {}),
+    ("if_elif_else", "{% for x in [1, 2, 3] %}{% if x == 1 %}one{% elif x == 2 %}two{% else %}many{% endif %};{% endfor %}", {}),
+    ("for_loop_vars", "{% for x in 'abc' %}{{ loop.index }}{{ loop.index0 }}{{ loop.first }}{{ loop.last }}{{ loop.length }}{{ loop.revindex }}|{% endfor %}", {}),
+    ("for_prev_next", "{% for x in [1, 2, 3] %}{{ loop.previtem }}-{{ loop.nextitem }};{% endfor %}", {}),
+    ("for_else", "{% for x in [] %}x{% else %}empty{% endfor %}", {}),
+    ("for_filter", "{% for x in range(10) if x is odd %}{{ x }}{{ loop.length }},{% endfor %}", {}),
+    ("for_tuple_items", "{% for k, v in {'a': 1, 'b': [2]}.items() %}{{ k }}={{ v }};{% endfor %}", {}),
+    ("for_dict_keys", "{% for k in {'x': 1, 'y': 2} %}{{ k }}{% endfor %}", {}),
+    ("for_scope", "{% set x = 0 %}{% for i in [1, 2] %}{% set x = i %}{{ x }}{% endfor %}{{ x }}", {}),
+    ("break_continue", "{% for i in range(10) %}{% if i == 2 %}{% continue %}{% endif %}{% if i == 5 %}{% break %}{% endif %}{{ i }}{% endfor %}", {}),
+    ("namespace", "{% set ns = namespace(n=0, s='') %}{% for i in [1, 2, 3] %}{% set ns.n = ns.n + i %}{% endfor %}{{ ns.n }}", {}),
+    ("block_set", "{% set b %}[{{ 1 + 1 }}]{% endset %}{{ b }}{{ b | length }}", {}),
+    ("macro_defaults", "{% macro m(a, b='d') %}{{ a }}-{{ b }}{% endmacro %}{{ m(1) }} {{ m(1, 2) }} {{ m(a=3, b=4) }}", {}),
+    ("macro_sees_globals", "{% set g = 'G' %}{% macro m() %}{{ g }}{{ bos_token }}{% endmacro %}{{ m() }}", {"bos_token": "<s>"}),
+    ("raise_exception", "{{ raise_exception('bad conversation') }}", {}),
+    ("tests", "{{ x is defined }}{{ y is defined }}{{ none is none }}{{ 'a' is string }}{{ {} is mapping }}{{ [] is iterable }}{{ 1 is number }}{{ 1.5 is number }}{{ [] is sequence }}{{ true is true }}{{ false is false }}{{ 1 is true }}{{ x is not none }}", {"x": 1}),
+    ("test_in", "{{ 'a' in 'cat' }}{{ 2 in [1, 2] }}{{ 'k' in {'k': 1} }}{{ 3 not in [1] }}{{ 'z' is in 'abc' }}", {}),
+    ("test_equalto", "{{ [{'r': 'u'}, {'r': 'a'}, {'r': 'u'}] | selectattr('r', 'equalto', 'u') | list | length }}", {}),
+    ("logic", "{{ 1 and 2 }}{{ 0 or 'x' }}{{ not 0 }}{{ none or [] }}|{{ 1 < 2 <= 2 }}", {}),
+    ("arith", "{{ 7 / 2 }} {{ 7 // 2 }} {{ -7 // 2 }} {{ -7 % 3 }} {{ 2 ** 10 }} {{ 1 + 2.5 }} {{ 3 * 'ab' }} {{ 'a' ~ 1 ~ none }} {{ [1] + [2] }}", {}),
+    ("ternary", "{{ 'y' if true else 'n' }}{{ 'y' if false else 'n' }}[{{ 'y' if false }}]", {}),
+    ("literals", "{{ 'it\\'s\\n\\ttab' }}{{ \"dq\" }}{{ [1, 'two', none, True, False] }}{{ {'a': 1, 'b': {'c': None}} }}{{ (1, 2)[1] }}{{ 1_000 }}{{ 1e3 }}", {}),
+    ("subscripts", "{{ m['a'] }}{{ m.a }}{{ l[0] }}{{ l[-1] }}{{ l[1:] }}{{ l[::-1] }}{{ l[:-1] }}{{ 'hello'[1:3] }}{{ m.missing }}{{ l[9] }}", {"m": {"a": "A"}, "l": [1, 2, 3]}),
+    ("undefined_attr_error", "{{ nothing.attr }}", {}),
+    ("undefined_plus_error", "{{ nothing + 'x' }}", {}),
+    ("str_plus_int_error", "{{ 'a' + 1 }}", {}),
+    ("none_attr_is_undefined", "[{{ none.x }}]{{ none.x is defined }}", {}),
+    ("filters_string", "{{ '  pad  ' | trim }}|{{ 'abc' | upper }}|{{ 'ABC' | lower }}|{{ 'hello world-x' | title }}|{{ 'hELLO' | capitalize }}|{{ 'aXbX' | replace('X', '_') }}|{{ 5 | string }}{{ '12' | int + 1 }}{{ 'x' | int }}|{{ 'a' | safe }}", {}),
+    ("filters_seq", "{{ [3, 1] | length }}{{ 'héllo' | count }}{{ {'a': 1} | length }}|{{ [1, 2] | first }}{{ [1, 2] | last }}{{ 'ab' | first }}|{{ ['a', 'b'] | join(', ') }}|{{ [1, 1, 2] | unique | list }}|{{ [1, 2] | reverse | list }}|{{ 'ab' | list }}|{{ [1, 2] | sum }}{{ [4, 2] | min }}{{ [4, 2] | max }}", {}),
+    ("filter_items", "{% for k, v in d | items %}{{ k }}:{{ v }} {% endfor %}", {"d": {"x": 1, "y": "z"}}),
+    ("filter_default", "{{ missing | default('dflt') }}|{{ '' | default('e') }}|{{ '' | default('e', true) }}|{{ none | d('n') }}", {}),
+    ("filter_map_select", "{{ ms | map(attribute='role') | join(',') }}|{{ ms | rejectattr('role', 'equalto', 'user') | map(attribute='content') | list }}|{{ ms | selectattr('tool') | list | length }}|{{ ['1', '2'] | map('int') | sum }}|{{ [0, 1, 2] | select('odd') | list }}", {"ms": [{"role": "user", "content": "a"}, {"role": "assistant", "content": "b", "tool": 1}]}),
+    ("filter_indent", "{{ 'a\\nb\\n\\nc' | indent(2) }}|{{ 'a\\nb' | indent(2, true) }}|{{ 'a\\n\\nb' | indent(4, blank=true) }}", {}),
+    ("tojson", "{{ d | tojson }}|{{ d | tojson(indent=2) }}|{{ 'Zürich \"q\" \\\\ \\n' | tojson }}|{{ [] | tojson }}{{ {} | tojson(indent=4) }}|{{ 1.0 | tojson }}{{ none | tojson }}{{ true | tojson }}", {"d": {"b": [1, 2.5, None, True], "a": {"x": "é"}}}),
+    ("tojson_sort_keys", "{{ {'b': 1, 'a': 2} | tojson(sort_keys=true) }}", {}),
+    ("string_methods", "{{ ' x '.strip() }}|{{ 'xxaxx'.strip('x') }}|{{ ' a'.lstrip() }}|{{ 'a '.rstrip() }}|{{ 'a,b,,c'.split(',') }}|{{ ' a  b '.split() }}|{{ 'a</think>b'.split('</think>')[-1] }}|{{ 'abc'.startswith('ab') }}{{ 'abc'.endswith(('x', 'c')) }}|{{ 'Ab'.upper() }}{{ 'Ab'.lower() }}|{{ 'a-a'.replace('a', 'b') }}|{{ 'hello'.find('l') }}{{ 'hello'.count('l') }}|{{ '-'.join(['a', 'b']) }}", {}),
+    ("dict_methods", "{{ d.keys() | list }}{{ d.values() | list }}{{ d.get('a') }}{{ d.get('z') }}{{ d.get('z', 'dflt') }}{% for k, v in d.items() %}{{ k }}{{ v }}{% endfor %}", {"d": {"a": 1, "b": 2}}),
+    ("strftime_now", "{{ strftime_now('%d %b %Y') }}|{{ strftime_now('%Y-%m-%d %H:%M:%S %A %B') }}", {}),
+    ("dict_equality", "{{ {'a': [1, {'b': 2}]} == {'a': [1, {'b': 2}]} }}{{ [1, 2] == [1, 2.0] }}{{ 1 == true }}{{ 'a' != 'b' }}", {}),
+    ("nested_brace_in_output", "{{ {'k': {'x': 1}} }}{{- \"}}\" }}", {}),
+    ("set_tuple", "{% set a, b = [1, 2] %}{{ b }}{{ a }}", {}),
+    ("whitespace_combo", "<s>\n{%- for m in ms %}\n    {{- m }}\n{% endfor %}\n</s>", {"ms": ["a", "b"]}),
+]
+
+
+def render_features(env):
+    results = []
+    for name, source, variables in FEATURES:
+        entry = {"name": name, "template": source, "variables": variables}
+        try:
+            entry["expected"] = env.from_string(source).render(**variables)
+        except Exception as e:  # the C# renderer must fail too
+            entry["error"] = type(e).__name__ + ": " + str(e)
+        results.append(entry)
+    with open(os.path.join(HERE, "features.golden.json"), "w", encoding="utf-8", newline="\n") as f:
+        json.dump({"now": FIXED_NOW.isoformat(), "cases": results}, f, ensure_ascii=False, indent=1)
+        f.write("\n")
+    print("features", len(results), "cases,", sum("error" in r for r in results), "errors")
+
+
 def main():
     phi3 = gguf_string(os.path.join(TESTDATA, "tokenizers/llamacpp/ggml-vocab-phi-3.gguf"), "tokenizer.chat_template")
     with open(os.path.join(HERE, "phi3.jinja"), "w", encoding="utf-8", newline="") as f:
         f.write(phi3)
     env = make_env()
+    render_features(env)
     for name, (bos, eos, system, tools, think, args_text) in TEMPLATES.items():
         with open(os.path.join(HERE, name + ".jinja"), encoding="utf-8", newline="") as f:
             source = f.read()
