@@ -29,10 +29,12 @@ public static unsafe class GgmlNative
         return (b, c);
     }
 
-    /// <summary>True where the AVX-512 build can run (Linux x64 with AVX-512BW).</summary>
+    /// <summary>True on Linux x64 where the AVX-512 build is deployed (the machines ORACLE.md
+    /// describes). Not tied to the runtime's own instruction-set switches, so the oracle still runs
+    /// when tests are repeated with DOTNET_EnableAVX512F=0 and the like.</summary>
     public static bool Available =>
         OperatingSystem.IsLinux() && RuntimeInformation.ProcessArchitecture == Architecture.X64
-        && System.Runtime.Intrinsics.X86.Avx512BW.IsSupported;
+        && File.Exists(Path.Combine(AppContext.BaseDirectory, "runtimes", "linux-x64", "native", "avx512", "libggml-cpu.so"));
 
     /// <summary>ggml_quantize_chunk without an importance matrix: what llama.cpp writes to model files.</summary>
     public static byte[] QuantizeChunk(GgmlType type, float[] src, int nrows, int nPerRow)
