@@ -17,7 +17,9 @@ public unsafe class SimdTierTests
     public static TheoryData<GgmlType, int> Cases()
     {
         var d = new TheoryData<GgmlType, int>();
-        foreach (var l in Simd.Available())
+        // Vector128 runs everywhere (software fallback when not accelerated); wider tiers use
+        // AVX2 / AVX-512BW instructions and are tested where the CPU and runtime allow them.
+        foreach (var l in Simd.Available().Append(SimdLevel.Vector128).Distinct())
         {
             if (l == SimdLevel.Scalar) continue;
             foreach (var t in new[] { GgmlType.Q8_0, GgmlType.Q4_0, GgmlType.Q5_0, GgmlType.Q4_K, GgmlType.Q6_K, GgmlType.F16, GgmlType.BF16 })
