@@ -1,59 +1,174 @@
-// Dispatch over the tensor types: reference quantization, dequantization and dot products, one
-// switch per row (never per element). The per-type code lives in one file per format beside this.
-// Activations are quantized to VecDotType(weightType) before a dot product, as llama.cpp's CPU
-// backend does, so logits agree with it closely.
+// Dispatch over the tensor types: quantization, dequantization and dot products, one switch per row
+// or per row range (never per element). The per-type code lives in one file per format beside this;
+// the SIMD dots in *.Simd.cs. Activations are quantized to VecDotType(weightType) before a dot
+// product, as llama.cpp's CPU backend does, so results agree with it closely.
+// Hot-path rules: no allocation, no LINQ, no interface calls; row pointers are validated here once.
+using System.Runtime.CompilerServices;
+using System.Diagnostics;
 using System.Runtime.InteropServices;
 using EdgeLM.Tensors;
 
 namespace EdgeLM.Quantization;
 
-public static class QuantKernels
+[SkipLocalsInit]
+public static unsafe class QuantKernels
 {
     /// <summary>The type llama.cpp's CPU backend converts activations to before a dot product with
     /// weights of <paramref name="weightType"/> (type_traits_cpu[].vec_dot_type).</summary>
     public static GgmlType VecDotType(GgmlType weightType) => weightType switch
     {
         GgmlType.F32 => GgmlType.F32,
-        _ => throw new NotSupportedException($"{weightType} dot products are not implemented yet"),
+        GgmlType.F16 => GgmlType.F16,
+        GgmlType.BF16 => GgmlType.BF16,
+        GgmlType.Q4_0 or GgmlType.Q5_0 or GgmlType.Q8_0 => GgmlType.Q8_0,
+        GgmlType.Q4_1 or GgmlType.Q5_1 => GgmlType.Q8_1,
+        GgmlType.Q2_K or GgmlType.Q3_K or GgmlType.Q4_K or GgmlType.Q5_K or GgmlType.Q6_K => GgmlType.Q8_K,
+        _ => throw new NotSupportedException($"{weightType} dot products are not implemented"),
     };
 
-    /// <summary>Quantizes one row (n = src.Length, a multiple of the block size) into dst.</summary>
+    /// <summary>Quantizes one row (n = src.Length, a multiple of the block size) into dst exactly as
+    /// llama.cpp's x86 CPU backend converts activations (type_traits_cpu[].from_float): Q8_0 and Q8_1
+    /// use its AVX path (scale 127/amax, ties to even); every other type its reference quantizer.
+    /// For model files use <see cref="QuantizeReference"/>.</summary>
     public static void Quantize(GgmlType type, ReadOnlySpan<float> src, Span<byte> dst)
     {
-        switch (type)
+        CheckRow(type, src.Length, dst.Length);
+        fixed (float* x = src)
+        fixed (byte* y = dst)
         {
-            case GgmlType.F32: MemoryMarshal.AsBytes(src).CopyTo(dst); break;
-            default: throw new NotSupportedException($"quantizing to {type} is not implemented yet");
+            switch (type)
+            {
+                case GgmlType.Q8_0: Q8_0Simd.QuantizeActivation(x, (BlockQ8_0*)y, src.Length, Simd.Best); break;
+                case GgmlType.Q8_1: Q8_1.QuantizeActivation(x, (BlockQ8_1*)y, src.Length); break;
+                case GgmlType.Q8_K: Q8_KSimd.Quantize(x, (BlockQ8_K*)y, src.Length, Simd.Best); break;
+                default: QuantizeRef(type, x, y, src.Length); break;
+            }
         }
     }
 
-    /// <summary>Dequantizes one row of dst.Length elements.</summary>
-    public static void Dequantize(GgmlType type, ReadOnlySpan<byte> src, Span<float> dst)
+    /// <summary>Quantizes one row as llama.cpp's quantizer writes model files without an importance
+    /// matrix (ggml_quantize_chunk, i.e. quantize_row_*_ref): bit-identical blocks.</summary>
+    public static void QuantizeReference(GgmlType type, ReadOnlySpan<float> src, Span<byte> dst)
+    {
+        CheckRow(type, src.Length, dst.Length);
+        fixed (float* x = src)
+        fixed (byte* y = dst) QuantizeRef(type, x, y, src.Length);
+    }
+
+    static void QuantizeRef(GgmlType type, float* x, byte* y, int n)
     {
         switch (type)
         {
-            case GgmlType.F32: MemoryMarshal.Cast<byte, float>(src)[..dst.Length].CopyTo(dst); break;
-            default: throw new NotSupportedException($"dequantizing {type} is not implemented yet");
+            case GgmlType.F32: Buffer.MemoryCopy(x, y, (long)n * 4, (long)n * 4); break;
+            case GgmlType.F16: F16.Quantize(x, (ushort*)y, n); break;
+            case GgmlType.BF16: BF16.Quantize(x, (ushort*)y, n); break;
+            case GgmlType.Q4_0: Q4_0.QuantizeRef(x, (BlockQ4_0*)y, n); break;
+            case GgmlType.Q4_1: Q4_1.QuantizeRef(x, (BlockQ4_1*)y, n); break;
+            case GgmlType.Q5_0: Q5_0.QuantizeRef(x, (BlockQ5_0*)y, n); break;
+            case GgmlType.Q5_1: Q5_1.QuantizeRef(x, (BlockQ5_1*)y, n); break;
+            case GgmlType.Q8_0: Q8_0.QuantizeRef(x, (BlockQ8_0*)y, n); break;
+            case GgmlType.Q8_1: Q8_1.QuantizeRef(x, (BlockQ8_1*)y, n); break;
+            case GgmlType.Q2_K: Q2_K.QuantizeRef(x, (BlockQ2_K*)y, n); break;
+            case GgmlType.Q3_K: Q3_K.QuantizeRef(x, (BlockQ3_K*)y, n); break;
+            case GgmlType.Q4_K: Q4_K.QuantizeRef(x, (BlockQ4_K*)y, n); break;
+            case GgmlType.Q5_K: Q5_K.QuantizeRef(x, (BlockQ5_K*)y, n); break;
+            case GgmlType.Q6_K: Q6_K.QuantizeRef(x, (BlockQ6_K*)y, n); break;
+            case GgmlType.Q8_K: Q8_K.Quantize(x, (BlockQ8_K*)y, n); break;
+            default: throw new NotSupportedException($"quantizing to {type} is not implemented");
+        }
+    }
+
+    /// <summary>Dequantizes one row of dst.Length elements (dequantize_row_*; exact).</summary>
+    public static void Dequantize(GgmlType type, ReadOnlySpan<byte> src, Span<float> dst)
+    {
+        CheckRow(type, dst.Length, src.Length);
+        int n = dst.Length;
+        fixed (byte* x = src)
+        fixed (float* y = dst)
+        {
+            switch (type)
+            {
+                case GgmlType.F32: Buffer.MemoryCopy(x, y, (long)n * 4, (long)n * 4); break;
+                case GgmlType.F16: F16.Dequantize((ushort*)x, y, n); break;
+                case GgmlType.BF16: BF16.Dequantize((ushort*)x, y, n); break;
+                case GgmlType.Q4_0: Q4_0.Dequantize((BlockQ4_0*)x, y, n); break;
+                case GgmlType.Q4_1: Q4_1.Dequantize((BlockQ4_1*)x, y, n); break;
+                case GgmlType.Q5_0: Q5_0.Dequantize((BlockQ5_0*)x, y, n); break;
+                case GgmlType.Q5_1: Q5_1.Dequantize((BlockQ5_1*)x, y, n); break;
+                case GgmlType.Q8_0: Q8_0.Dequantize((BlockQ8_0*)x, y, n); break;
+                case GgmlType.Q8_1: Q8_1.Dequantize((BlockQ8_1*)x, y, n); break;
+                case GgmlType.Q2_K: Q2_K.Dequantize((BlockQ2_K*)x, y, n); break;
+                case GgmlType.Q3_K: Q3_K.Dequantize((BlockQ3_K*)x, y, n); break;
+                case GgmlType.Q4_K: Q4_K.Dequantize((BlockQ4_K*)x, y, n); break;
+                case GgmlType.Q5_K: Q5_K.Dequantize((BlockQ5_K*)x, y, n); break;
+                case GgmlType.Q6_K: Q6_K.Dequantize((BlockQ6_K*)x, y, n); break;
+                case GgmlType.Q8_K: Q8_K.Dequantize((BlockQ8_K*)x, y, n); break;
+                default: throw new NotSupportedException($"dequantizing {type} is not implemented");
+            }
         }
     }
 
     /// <summary>Dot product of one weight row with an activation row already in VecDotType(weightType).</summary>
     public static float VecDot(GgmlType weightType, ReadOnlySpan<byte> weightRow, ReadOnlySpan<byte> activation, int n)
     {
-        switch (weightType)
+        CheckRow(weightType, n, weightRow.Length);
+        CheckRow(VecDotType(weightType), n, activation.Length);
+        fixed (byte* w = weightRow)
+        fixed (byte* a = activation) return QuantDots.Resolve(weightType, Simd.Best)(w, a, n);
+    }
+
+    /// <summary>y[r - rowStart] = dot(W[r], x) for rows [rowStart, rowEnd) of a row-major weight matrix
+    /// whose rows are rowBytes apart; x is one activation row in VecDotType(weightType). One dispatch
+    /// per call.</summary>
+    public static void VecDotRows(GgmlType weightType, byte* weights, long rowBytes, int rowStart, int rowEnd,
+        ReadOnlySpan<byte> activation, Span<float> y, int n)
+    {
+        CheckRows(weightType, rowBytes, rowStart, rowEnd, n, y.Length);
+        CheckRow(VecDotType(weightType), n, activation.Length);
+        var dot = QuantDots.Resolve(weightType, Simd.Best);
+        fixed (byte* a = activation)
+        fixed (float* yp = y)
         {
-            case GgmlType.F32:
-                return System.Numerics.Tensors.TensorPrimitives.Dot(
-                    MemoryMarshal.Cast<byte, float>(weightRow)[..n], MemoryMarshal.Cast<byte, float>(activation)[..n]);
-            default: throw new NotSupportedException($"{weightType} dot products are not implemented yet");
+            byte* w = weights + rowStart * rowBytes;
+            for (int r = 0; r < rowEnd - rowStart; r++, w += rowBytes) yp[r] = dot(w, a, n);
         }
     }
 
-    /// <summary>y[r - rowStart] = dot(W[r], x) for rows [rowStart, rowEnd) of a row-major weight matrix.</summary>
-    public static unsafe void VecDotRows(GgmlType weightType, byte* weights, long rowBytes, int rowStart, int rowEnd,
-        ReadOnlySpan<byte> activation, Span<float> y, int n)
+    /// <summary>The same rows against T activation rows (activations: T rows activationRowBytes apart):
+    /// y[t * (rowEnd - rowStart) + (r - rowStart)] = dot(W[r], x_t). Rows are taken in the outer loop
+    /// so each weight row is read from memory once and stays in L1 while the T activations pass over it.</summary>
+    public static void VecDotRowsMulti(GgmlType weightType, byte* weights, long rowBytes, int rowStart, int rowEnd,
+        ReadOnlySpan<byte> activations, int activationRowBytes, int numActivations, Span<float> y, int n)
     {
-        for (int r = rowStart; r < rowEnd; r++)
-            y[r - rowStart] = VecDot(weightType, new ReadOnlySpan<byte>(weights + r * rowBytes, (int)rowBytes), activation, n);
+        int rows = rowEnd - rowStart;
+        CheckRows(weightType, rowBytes, rowStart, rowEnd, n, y.Length / Math.Max(1, numActivations));
+        if (y.Length < (long)rows * numActivations || activations.Length < (long)activationRowBytes * numActivations
+            || activationRowBytes < GgmlTypes.RowBytes(VecDotType(weightType), n))
+            throw new ArgumentException("activations or y are too small for numActivations rows");
+        var dot = QuantDots.Resolve(weightType, Simd.Best);
+        fixed (byte* a = activations)
+        fixed (float* yp = y)
+        {
+            byte* w = weights + rowStart * rowBytes;
+            for (int r = 0; r < rows; r++, w += rowBytes)
+                for (int t = 0; t < numActivations; t++) yp[t * rows + r] = dot(w, a + (long)t * activationRowBytes, n);
+        }
+    }
+
+    static void CheckRow(GgmlType type, int n, int bytes)
+    {
+        var info = GgmlTypes.Info(type);
+        if (n % info.BlockSize != 0)
+            throw new ArgumentException($"{type} rows hold a multiple of {info.BlockSize} elements, not {n}");
+        if (bytes < (long)n / info.BlockSize * info.TypeSize)
+            throw new ArgumentException($"a {type} row of {n} elements needs {n / info.BlockSize * info.TypeSize} bytes, not {bytes}");
+    }
+
+    static void CheckRows(GgmlType type, long rowBytes, int rowStart, int rowEnd, int n, int yLength)
+    {
+        CheckRow(type, n, (int)Math.Min(int.MaxValue, rowBytes));
+        if (rowStart < 0 || rowEnd < rowStart || yLength < rowEnd - rowStart)
+            throw new ArgumentException($"bad row range [{rowStart}, {rowEnd}) for {yLength} outputs");
+        Debug.Assert(rowBytes >= GgmlTypes.RowBytes(type, n));
     }
 }

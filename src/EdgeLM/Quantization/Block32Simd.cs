@@ -1,0 +1,185 @@
+// SIMD dots of 32-element-block weights (Q8_0, Q4_0, Q5_0) against Q8_0 activations. Each weight
+// format only says how to turn one block into 32 signed bytes (IBlock32); one generic loop per width
+// does the rest: exact integer block sums, then a float accumulator per lane, acc += sumi * dx * dy,
+// reduced once at the end (so results differ from the scalar reference by float reassociation only).
+using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
+
+namespace EdgeLM.Quantization;
+
+internal unsafe interface IBlock32
+{
+    static abstract int BlockBytes { get; }
+    /// <summary>Elements 0..15 and 16..31 of the block as signed bytes.</summary>
+    static abstract (Vector128<sbyte> Lo, Vector128<sbyte> Hi) Load(byte* block);
+}
+
+[SkipLocalsInit]
+internal static unsafe class Block32Simd
+{
+    const int QK = 32;
+
+    public static float Dot128<T>(byte* w, byte* a, int n) where T : IBlock32
+    {
+        var acc = Vector128<float>.Zero;
+        for (int ib = 0; ib < n / QK; ib++, w += T.BlockBytes, a += sizeof(BlockQ8_0))
+        {
+            var (lo, hi) = T.Load(w);
+            var y = (BlockQ8_0*)a;
+            var ints = IntDot.Dot(lo, Vector128.Load(y->Qs)) + IntDot.Dot(hi, Vector128.Load(y->Qs + 16));
+            float d = QuantMath.HalfToFloat(*(ushort*)w) * QuantMath.HalfToFloat(y->D);
+            acc += Vector128.ConvertToSingle(ints) * d;
+        }
+        return Vector128.Sum(acc);
+    }
+
+    public static float Dot256<T>(byte* w, byte* a, int n) where T : IBlock32
+    {
+        var acc = Vector256<float>.Zero;
+        for (int ib = 0; ib < n / QK; ib++, w += T.BlockBytes, a += sizeof(BlockQ8_0))
+        {
+            var (lo, hi) = T.Load(w);
+            var y = (BlockQ8_0*)a;
+            var ints = IntDot.Dot(Vector256.Create(lo, hi), Vector256.Load(y->Qs));
+            float d = QuantMath.HalfToFloat(*(ushort*)w) * QuantMath.HalfToFloat(y->D);
+            acc = Fma.MultiplyAdd(Avx.ConvertToVector256Single(ints), Vector256.Create(d), acc);
+        }
+        return Vector256.Sum(acc);
+    }
+
+    /// <summary>Two blocks per 512-bit step; the scale vector holds block 0's d in lanes 0..7 and block
+    /// 1's in 8..15, matching where the int lanes came from. An odd last block takes the 256 path.</summary>
+    public static float Dot512<T>(byte* w, byte* a, int n) where T : IBlock32
+    {
+        var acc = Vector512<float>.Zero;
+        int nb = n / QK, ib = 0;
+        for (; ib + 1 < nb; ib += 2, w += 2 * T.BlockBytes, a += 2 * sizeof(BlockQ8_0))
+        {
+            var (lo0, hi0) = T.Load(w);
+            var (lo1, hi1) = T.Load(w + T.BlockBytes);
+            var y0 = (BlockQ8_0*)a;
+            var y1 = y0 + 1;
+            var x = Vector512.Create(Vector256.Create(lo0, hi0), Vector256.Create(lo1, hi1));
+            var y = Vector512.Create(Vector256.Load(y0->Qs), Vector256.Load(y1->Qs));
+            float d0 = QuantMath.HalfToFloat(*(ushort*)w) * QuantMath.HalfToFloat(y0->D);
+            float d1 = QuantMath.HalfToFloat(*(ushort*)(w + T.BlockBytes)) * QuantMath.HalfToFloat(y1->D);
+            var d = Vector512.Create(Vector256.Create(d0), Vector256.Create(d1));
+            acc = Avx512F.FusedMultiplyAdd(Avx512F.ConvertToVector512Single(IntDot.Dot(x, y)), d, acc);
+        }
+        float sum = Vector512.Sum(acc);
+        if (ib < nb) sum += Dot256<T>(w, a, QK);
+        return sum;
+    }
+}
+
+internal unsafe struct Q8_0Block : IBlock32
+{
+    public static int BlockBytes => sizeof(BlockQ8_0);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static (Vector128<sbyte> Lo, Vector128<sbyte> Hi) Load(byte* block) =>
+        (Vector128.Load((sbyte*)(block + 2)), Vector128.Load((sbyte*)(block + 18)));
+}
+
+internal unsafe struct Q4_0Block : IBlock32
+{
+    public static int BlockBytes => sizeof(BlockQ4_0);
+
+    /// <summary>Low nibbles are elements 0..15, high nibbles 16..31; both minus 8.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static (Vector128<sbyte> Lo, Vector128<sbyte> Hi) Load(byte* block)
+    {
+        var q = Vector128.Load(block + 2);
+        var eight = Vector128.Create((sbyte)8);
+        return ((q & Vector128.Create((byte)0x0F)).AsSByte() - eight, Vector128.ShiftRightLogical(q, 4).AsSByte() - eight);
+    }
+}
+
+internal unsafe struct Q5_0Block : IBlock32
+{
+    public static int BlockBytes => sizeof(BlockQ5_0);
+
+    /// <summary>As Q4_0 plus bit 4 from qh: each qh byte is broadcast to 8 lanes (a multiply by
+    /// 0x0101..01) and tested against the lane's bit, giving 0x10 where the bit is set.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static (Vector128<sbyte> Lo, Vector128<sbyte> Hi) Load(byte* block)
+    {
+        uint qh = *(uint*)(block + 2);
+        var q = Vector128.Load(block + 6);
+        var bits = Vector128.Create(0x8040201008040201ul).AsByte();
+        var hl = Vector128.Create((qh & 0xFF) * 0x0101010101010101ul, ((qh >> 8) & 0xFF) * 0x0101010101010101ul).AsByte();
+        var hh = Vector128.Create(((qh >> 16) & 0xFF) * 0x0101010101010101ul, (qh >> 24) * 0x0101010101010101ul).AsByte();
+        var sixteen = Vector128.Create((byte)0x10);
+        var lo = (q & Vector128.Create((byte)0x0F)) | (Vector128.Equals(hl & bits, bits) & sixteen);
+        var hi = Vector128.ShiftRightLogical(q, 4) | (Vector128.Equals(hh & bits, bits) & sixteen);
+        var bias = Vector128.Create((sbyte)16);
+        return (lo.AsSByte() - bias, hi.AsSByte() - bias);
+    }
+}
+
+internal static unsafe class Q8_0Simd
+{
+    public static delegate*<byte*, byte*, int, float> Resolve(SimdLevel level) => level switch
+    {
+        SimdLevel.Vector512 => &Block32Simd.Dot512<Q8_0Block>,
+        SimdLevel.Vector256 => &Block32Simd.Dot256<Q8_0Block>,
+        _ => &Block32Simd.Dot128<Q8_0Block>,
+    };
+
+    /// <summary>The CPU activation quantizer (see Q8_0.QuantizeActivation) 8 floats at a time: the
+    /// same amax, the same 127/amax multiplier, and Vector.Round, which is ties-to-even like
+    /// _mm256_round_ps(_MM_ROUND_NEAREST), so the bytes are identical to the scalar path.</summary>
+    public static void QuantizeActivation(float* x, BlockQ8_0* y, int k, SimdLevel level)
+    {
+        if (level < SimdLevel.Vector256 || !Vector256.IsHardwareAccelerated)
+        {
+            Q8_0.QuantizeActivation(x, y, k);
+            return;
+        }
+        for (int i = 0; i < k / 32; i++, x += 32)
+        {
+            var v0 = Vector256.Load(x); var v1 = Vector256.Load(x + 8);
+            var v2 = Vector256.Load(x + 16); var v3 = Vector256.Load(x + 24);
+            var m = Vector256.Max(Vector256.Max(Vector256.Abs(v0), Vector256.Abs(v1)), Vector256.Max(Vector256.Abs(v2), Vector256.Abs(v3)));
+            float amax = HMax(m);
+            y[i].D = QuantMath.FloatToHalf(amax / 127f);
+            var id = Vector256.Create(amax != 0 ? 127f / amax : 0f);
+            var i0 = Vector256.ConvertToInt32(Vector256.Round(v0 * id));
+            var i1 = Vector256.ConvertToInt32(Vector256.Round(v1 * id));
+            var i2 = Vector256.ConvertToInt32(Vector256.Round(v2 * id));
+            var i3 = Vector256.ConvertToInt32(Vector256.Round(v3 * id));
+            var s = Vector256.Narrow(Vector256.Narrow(i0, i1), Vector256.Narrow(i2, i3));
+            s.Store(y[i].Qs);
+        }
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal static float HMax(Vector256<float> m)
+    {
+        var h = Vector128.Max(m.GetLower(), m.GetUpper());
+        h = Vector128.Max(h, Vector128.Shuffle(h, Vector128.Create(2, 3, 0, 1)));
+        h = Vector128.Max(h, Vector128.Shuffle(h, Vector128.Create(1, 0, 3, 2)));
+        return h.ToScalar();
+    }
+}
+
+internal static unsafe class Q4_0Simd
+{
+    public static delegate*<byte*, byte*, int, float> Resolve(SimdLevel level) => level switch
+    {
+        SimdLevel.Vector512 => &Block32Simd.Dot512<Q4_0Block>,
+        SimdLevel.Vector256 => &Block32Simd.Dot256<Q4_0Block>,
+        _ => &Block32Simd.Dot128<Q4_0Block>,
+    };
+}
+
+internal static unsafe class Q5_0Simd
+{
+    public static delegate*<byte*, byte*, int, float> Resolve(SimdLevel level) => level switch
+    {
+        SimdLevel.Vector512 => &Block32Simd.Dot512<Q5_0Block>,
+        SimdLevel.Vector256 => &Block32Simd.Dot256<Q5_0Block>,
+        _ => &Block32Simd.Dot128<Q5_0Block>,
+    };
+}

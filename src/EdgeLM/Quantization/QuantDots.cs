@@ -1,0 +1,43 @@
+// The dot-product table: for a weight type and SIMD level, the function that takes one weight row and
+// one activation row (already in the vec_dot type) and returns their dot. Resolved once per call of
+// VecDotRows, so the per-row cost is one indirect call.
+using System.Numerics.Tensors;
+using EdgeLM.Tensors;
+
+namespace EdgeLM.Quantization;
+
+internal static unsafe class QuantDots
+{
+    public static delegate*<byte*, byte*, int, float> Resolve(GgmlType type, SimdLevel level) => type switch
+    {
+        GgmlType.F32 => &DotF32,
+        GgmlType.F16 => level == SimdLevel.Scalar ? &DotF16 : F16Simd.Resolve(level),
+        GgmlType.BF16 => level == SimdLevel.Scalar ? &DotBF16 : BF16Simd.Resolve(level),
+        GgmlType.Q8_0 => level == SimdLevel.Scalar ? &DotQ8_0 : Q8_0Simd.Resolve(level),
+        GgmlType.Q4_0 => level == SimdLevel.Scalar ? &DotQ4_0 : Q4_0Simd.Resolve(level),
+        GgmlType.Q5_0 => level == SimdLevel.Scalar ? &DotQ5_0 : Q5_0Simd.Resolve(level),
+        GgmlType.Q4_1 => &DotQ4_1,
+        GgmlType.Q5_1 => &DotQ5_1,
+        GgmlType.Q2_K => &DotQ2_K,
+        GgmlType.Q3_K => &DotQ3_K,
+        GgmlType.Q4_K => level == SimdLevel.Scalar ? &DotQ4_K : Q4_KSimd.Resolve(level),
+        GgmlType.Q5_K => &DotQ5_K,
+        GgmlType.Q6_K => level == SimdLevel.Scalar ? &DotQ6_K : Q6_KSimd.Resolve(level),
+        _ => throw new NotSupportedException($"{type} dot products are not implemented"),
+    };
+
+    static float DotF32(byte* w, byte* a, int n) =>
+        TensorPrimitives.Dot(new ReadOnlySpan<float>(w, n), new ReadOnlySpan<float>(a, n));
+    static float DotF16(byte* w, byte* a, int n) => F16.VecDot((ushort*)w, (ushort*)a, n);
+    static float DotBF16(byte* w, byte* a, int n) => BF16.VecDot((ushort*)w, (ushort*)a, n);
+    static float DotQ8_0(byte* w, byte* a, int n) => Q8_0.VecDot((BlockQ8_0*)w, (BlockQ8_0*)a, n);
+    static float DotQ4_0(byte* w, byte* a, int n) => Q4_0.VecDot((BlockQ4_0*)w, (BlockQ8_0*)a, n);
+    static float DotQ5_0(byte* w, byte* a, int n) => Q5_0.VecDot((BlockQ5_0*)w, (BlockQ8_0*)a, n);
+    static float DotQ4_1(byte* w, byte* a, int n) => Q4_1.VecDot((BlockQ4_1*)w, (BlockQ8_1*)a, n);
+    static float DotQ5_1(byte* w, byte* a, int n) => Q5_1.VecDot((BlockQ5_1*)w, (BlockQ8_1*)a, n);
+    static float DotQ2_K(byte* w, byte* a, int n) => Q2_K.VecDot((BlockQ2_K*)w, (BlockQ8_K*)a, n);
+    static float DotQ3_K(byte* w, byte* a, int n) => Q3_K.VecDot((BlockQ3_K*)w, (BlockQ8_K*)a, n);
+    static float DotQ4_K(byte* w, byte* a, int n) => Q4_K.VecDot((BlockQ4_K*)w, (BlockQ8_K*)a, n);
+    static float DotQ5_K(byte* w, byte* a, int n) => Q5_K.VecDot((BlockQ5_K*)w, (BlockQ8_K*)a, n);
+    static float DotQ6_K(byte* w, byte* a, int n) => Q6_K.VecDot((BlockQ6_K*)w, (BlockQ8_K*)a, n);
+}

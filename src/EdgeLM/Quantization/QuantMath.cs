@@ -1,0 +1,39 @@
+// Scalar helpers shared by the formats: half and bfloat16 conversion as ggml does them, and ggml's
+// nearest_int. Not a kernel; the per-format files call these inside their block loops.
+// Spec: ggml-impl.h (GGML_FP32_TO_FP16, GGML_FP32_TO_BF16), ggml-quants.c (nearest_int).
+using System.Runtime.CompilerServices;
+
+namespace EdgeLM.Quantization;
+
+internal static class QuantMath
+{
+    /// <summary>IEEE binary16 round-to-nearest-even, as F16C's vcvtps2ph with imm 0 and ggml's
+    /// bit-twiddling fallback; System.Half's conversion is that (checked against ggml in tests).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static ushort FloatToHalf(float f) => BitConverter.HalfToUInt16Bits((Half)f);
+
+    /// <summary>Exact widening of binary16 to float.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static float HalfToFloat(ushort h) => (float)BitConverter.UInt16BitsToHalf(h);
+
+    /// <summary>GGML_FP32_TO_BF16: round to nearest even on the upper 16 bits; NaN kept quiet.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static ushort FloatToBf16(float f)
+    {
+        uint u = BitConverter.SingleToUInt32Bits(f);
+        if ((u & 0x7fffffffu) > 0x7f800000u) return (ushort)((u >> 16) | 64); // NaN: force the quiet bit
+        return (ushort)((u + (0x7fffu + ((u >> 16) & 1u))) >> 16);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static float Bf16ToFloat(ushort h) => BitConverter.UInt32BitsToSingle((uint)h << 16);
+
+    /// <summary>ggml's nearest_int: adding 1.5 * 2^23 makes the FPU round to an integer (to nearest
+    /// even) in the low mantissa bits; valid for |f| &lt;= 2^22.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static int NearestInt(float f)
+    {
+        float v = f + 12582912f;
+        return (int)(BitConverter.SingleToUInt32Bits(v) & 0x007fffff) - 0x00400000;
+    }
+}
