@@ -78,7 +78,7 @@ public static class GgufConverter
             if (target == GgmlType.F32) stream.Write(MemoryMarshal.AsBytes(row.AsSpan()));
             else
             {
-                QuantKernels.Quantize(target, row, outRow);
+                QuantKernels.QuantizeReference(target, row, outRow);
                 stream.Write(outRow);
             }
         }

@@ -9,6 +9,8 @@ namespace EdgeLM.Models;
 
 public sealed unsafe class MatMul : IParallelJob
 {
+    [ThreadStatic] static float[]? t_block;
+
     WeightMatrix? _w;
     float* _y;
     byte* _xq;
@@ -58,11 +60,17 @@ public sealed unsafe class MatMul : IParallelJob
                 new ReadOnlySpan<byte>(_xq, xRowLen), new Span<float>(_y + start, end - start), cols);
             return;
         }
-        for (int r = start; r < end; r++)
+        // Several activation rows: each block of weight rows is read once for all T of them, then
+        // the (T, rows-in-block) result is scattered into y (T, Rows).
+        const int Block = 16;
+        var tmp = t_block is { } b && b.Length >= _t * Block ? b : (t_block = new float[_t * Block]);
+        var acts = new ReadOnlySpan<byte>(_xq, checked((int)(_xqStride * _t)));
+        for (int r0 = start; r0 < end; r0 += Block)
         {
-            var wr = new ReadOnlySpan<byte>(w.Data + r * w.RowBytes, (int)w.RowBytes);
+            int n = Math.Min(Block, end - r0);
+            QuantKernels.VecDotRowsMulti(w.Type, w.Data, w.RowBytes, r0, r0 + n, acts, xRowLen, _t, tmp.AsSpan(0, _t * n), cols);
             for (int t = 0; t < _t; t++)
-                _y[(long)t * rows + r] = QuantKernels.VecDot(w.Type, wr, new ReadOnlySpan<byte>(_xq + t * _xqStride, xRowLen), cols);
+                tmp.AsSpan(t * n, n).CopyTo(new Span<float>(_y + (long)t * rows + r0, n));
         }
     }
 }

@@ -137,7 +137,7 @@ public static class RandomModel
                 if (type == GgmlType.F32) stream.Write(MemoryMarshal.AsBytes(row.AsSpan()));
                 else
                 {
-                    QuantKernels.Quantize(type, row, bytes);
+                    QuantKernels.QuantizeReference(type, row, bytes);
                     stream.Write(bytes);
                 }
             }
