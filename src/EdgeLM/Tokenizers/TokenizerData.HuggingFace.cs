@@ -64,11 +64,12 @@ public sealed partial record TokenizerData
 
         string? bosText = config.Bos;
         bool postProcessorAddsBos = bosText is not null && root.TryGetProperty("post_processor", out var pp)
-            && pp.ValueKind == JsonValueKind.Object && pp.GetRawText().Contains(JsonEncodedText.Encode(bosText).ToString(), StringComparison.Ordinal);
+            && pp.ValueKind == JsonValueKind.Object && PostProcessorMentions(pp, bosText);
+        string pre = PreName(root);
         return new TokenizerData
         {
             Model = "gpt2",
-            Pre = PreName(root),
+            Pre = pre,
             Tokens = tokens,
             Types = types,
             Merges = ReadMerges(model, path),
@@ -76,11 +77,21 @@ public sealed partial record TokenizerData
             EosId = Lookup(config.Eos),
             UnkId = Lookup(config.Unk),
             PadId = Lookup(config.Pad),
-            AddBos = config.AddBos ?? postProcessorAddsBos,
+            // Without add_bos_token, llama.cpp's default for the Llama 3 family is to add BOS.
+            AddBos = config.AddBos ?? (postProcessorAddsBos || IsLlama3Family(pre)),
             AddEos = config.AddEos ?? false,
             ChatTemplate = config.ChatTemplate,
         }.Validate(path);
     }
+
+    /// <summary>True when a TemplateProcessing post-processor inserts <paramref name="token"/> (it then adds BOS).</summary>
+    static bool PostProcessorMentions(JsonElement e, string token) => e.ValueKind switch
+    {
+        JsonValueKind.String => e.GetString() == token,
+        JsonValueKind.Object => e.EnumerateObject().Any(p => PostProcessorMentions(p.Value, token)),
+        JsonValueKind.Array => e.EnumerateArray().Any(x => PostProcessorMentions(x, token)),
+        _ => false,
+    };
 
     static JsonDocument ParseJson(string path)
     {
