@@ -1,6 +1,6 @@
 // Random strings tokenized by llama.cpp (LLamaSharp, vocab-only load) and by us must give the same
-// ids. The llama3 and qwen3 tokenizer.json vocabularies go through TokenizerData.WriteTo first, so
-// the same test shows that llama.cpp reads the GGUF we write.
+// ids. The llama3 and qwen3 tokenizer.json vocabularies and llama2.c's tok512.bin go through
+// TokenizerData.WriteTo first, so the same test shows that llama.cpp reads the GGUF we write.
 using System.Text;
 using EdgeLM.Formats.Gguf;
 using EdgeLM.Tests.Support;
@@ -28,11 +28,12 @@ public sealed class OracleTokenizerTests(ITestOutputHelper output) : IDisposable
     [InlineData("falcon")]
     [InlineData("llama-bpe")]
     [InlineData("qwen2")]
+    [InlineData("tok512")]
     public void Random_strings_give_llama_cpp_ids(string vocab)
     {
         NativeApi.llama_empty_call();
         var tok = VocabCases.Get(vocab);
-        string gguf = vocab is "llama-bpe" or "qwen2" ? WriteVocabOnlyGguf(tok.Data) : VocabCases.LlamaCpp(vocab);
+        string gguf = vocab is "llama-bpe" or "qwen2" or "tok512" ? WriteVocabOnlyGguf(tok.Data) : VocabCases.LlamaCpp(vocab);
         using var weights = LLamaWeights.LoadFromFile(new ModelParams(gguf) { VocabOnly = true });
 
         var rng = new Random(1234 + vocab.Length);

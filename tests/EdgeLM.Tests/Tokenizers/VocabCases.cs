@@ -41,6 +41,7 @@ internal static class VocabCases
     {
         "llama-bpe" => TokenizerData.FromHuggingFace(TestData.File("tokenizers", "hf", "llama3", "tokenizer.json")),
         "qwen2" => TokenizerData.FromHuggingFace(TestData.File("tokenizers", "hf", "qwen3", "tokenizer.json")),
+        "tok512" => TokenizerData.FromLlama2cBin(TestData.File("llama2c", "tok512.bin")),
         _ => Tokenizer.LoadData(LlamaCpp(name)),
     };
 
