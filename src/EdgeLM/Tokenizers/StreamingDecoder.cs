@@ -48,6 +48,26 @@ public sealed class StreamingDecoder
     string Drain(bool final)
     {
         var span = _pending.AsSpan(0, _count);
+        // Common case: whole characters only, with at most an incomplete tail; one string, no builder.
+        int pos = 0;
+        while (pos < span.Length)
+        {
+            var status = Rune.DecodeFromUtf8(span[pos..], out _, out int consumed);
+            if (status != OperationStatus.Done) break;
+            pos += consumed;
+        }
+        string text;
+        if (pos == span.Length || (!final && Rune.DecodeFromUtf8(span[pos..], out _, out _) == OperationStatus.NeedMoreData))
+            text = Encoding.UTF8.GetString(span[..pos]);
+        else
+            (text, pos) = DrainWithReplacements(span, final);
+        span[pos..].CopyTo(_pending);
+        _count -= pos;
+        return text;
+    }
+
+    static (string Text, int Consumed) DrainWithReplacements(ReadOnlySpan<byte> span, bool final)
+    {
         var sb = new StringBuilder();
         int pos = 0;
         while (pos < span.Length)
@@ -57,8 +77,6 @@ public sealed class StreamingDecoder
             sb.Append(status == OperationStatus.Done ? rune.ToString() : "\uFFFD");
             pos += consumed;
         }
-        span[pos..].CopyTo(_pending);
-        _count -= pos;
-        return sb.ToString();
+        return (sb.ToString(), pos);
     }
 }

@@ -51,6 +51,44 @@ public sealed class OracleTokenizerTests(ITestOutputHelper output) : IDisposable
         Assert.True(failures.Count == 0, $"{vocab}: {failures.Count}/{StringsPerVocab} differ; first:\n{string.Join("\n", failures.Take(3))}");
     }
 
+    [Theory]
+    [InlineData("llama-spm")]
+    [InlineData("phi-3")]
+    [InlineData("gpt-2")]
+    [InlineData("deepseek-llm")]
+    [InlineData("falcon")]
+    [InlineData("llama-bpe")]
+    [InlineData("qwen2")]
+    public void Special_tokens_in_text_split_as_in_llama_cpp(string vocab)
+    {
+        NativeApi.llama_empty_call();
+        var tok = VocabCases.Get(vocab);
+        string gguf = vocab is "llama-bpe" or "qwen2" ? WriteVocabOnlyGguf(tok.Data) : VocabCases.LlamaCpp(vocab);
+        using var weights = LLamaWeights.LoadFromFile(new ModelParams(gguf) { VocabOnly = true });
+        var specials = Enumerable.Range(0, tok.VocabSize)
+            .Where(i => tok.GetTokenType(i) is TokenType.Control or TokenType.UserDefined).Select(tok.TokenText).ToArray();
+        var rng = new Random(77);
+        int failures = 0;
+        const int N = 100;
+        for (int i = 0; i < N; i++)
+        {
+            var sb = new StringBuilder();
+            for (int k = rng.Next(1, 5); k > 0; k--)
+                sb.Append(specials[rng.Next(specials.Length)]).Append(rng.Next(3) == 0 ? " " : "").Append(RandomText.Next(rng));
+            string text = sb.ToString();
+            foreach (bool special in new[] { true, false })
+            {
+                int[] expected = Array.ConvertAll(weights.Tokenize(text, false, special, Encoding.UTF8), t => (int)t);
+                int[] got = tok.Encode(text, parseSpecial: special);
+                if (got.AsSpan().SequenceEqual(expected)) continue;
+                if (failures++ < 3)
+                    output.WriteLine($"special={special} {System.Text.Json.JsonSerializer.Serialize(text)}\n  llama.cpp {VocabCases.Show(expected)}\n  ours      {VocabCases.Show(got)}");
+            }
+        }
+        output.WriteLine($"{vocab}: {2 * N - failures}/{2 * N} texts with special tokens identical");
+        Assert.Equal(0, failures);
+    }
+
     /// <summary>A GGUF holding only the vocabulary and the few llama hyper-parameters llama.cpp requires to open a file.</summary>
     string WriteVocabOnlyGguf(TokenizerData data)
     {
