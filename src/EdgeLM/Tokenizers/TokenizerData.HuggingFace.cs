@@ -1,0 +1,189 @@
+// TokenizerData from a Hugging Face tokenizer.json (byte-level BPE models) and the
+// tokenizer_config.json beside it, mapped the way llama.cpp's convert_hf_to_gguf.py maps them:
+// vocab + merges (both "a b" and ["a","b"] forms), added tokens (special → control, otherwise
+// user-defined), holes in the id range padded as unused "[PADn]" tokens, the pre-tokenizer regex
+// recognised and named with llama.cpp's tokenizer.ggml.pre names. Not supported: WordPiece, Unigram
+// and Metaspace (SentencePiece-style) tokenizer.json files; use the tokenizer.model for those.
+using System.Text.Json;
+using EdgeLM.Formats;
+
+namespace EdgeLM.Tokenizers;
+
+public sealed partial record TokenizerData
+{
+    // The Split regexes of the families llama.cpp implements, as tokenizer.json spells them.
+    const string Llama3Regex = @"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+";
+    const string Qwen2Regex = @"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+";
+
+    /// <summary>Reads tokenizer.json (and tokenizer_config.json in the same folder, when present).</summary>
+    public static TokenizerData FromHuggingFace(string tokenizerJsonPath)
+    {
+        string path = tokenizerJsonPath;
+        using var doc = ParseJson(path);
+        var root = doc.RootElement;
+        if (!root.TryGetProperty("model", out var model) || model.ValueKind != JsonValueKind.Object)
+            throw new InvalidModelFileException(path, "no 'model' object");
+        string type = model.TryGetProperty("type", out var t) ? t.GetString() ?? "" : "";
+        if (type != "BPE")
+            throw new InvalidModelFileException(path, $"model type '{type}' is not supported (expected BPE)");
+        if (!IsByteLevel(root))
+            throw new InvalidModelFileException(path, "only byte-level BPE tokenizer.json files are supported (no ByteLevel pre-tokenizer or decoder found)");
+
+        var byId = new Dictionary<int, (string Text, TokenType Type)>();
+        if (!model.TryGetProperty("vocab", out var vocab) || vocab.ValueKind != JsonValueKind.Object)
+            throw new InvalidModelFileException(path, "model.vocab is missing");
+        foreach (var p in vocab.EnumerateObject())
+        {
+            int id = p.Value.TryGetInt32(out int v) && v >= 0 ? v : throw new InvalidModelFileException(path, $"vocab entry '{p.Name}' has id {p.Value}");
+            byId[id] = (p.Name, TokenType.Normal);
+        }
+        if (root.TryGetProperty("added_tokens", out var added) && added.ValueKind == JsonValueKind.Array)
+        {
+            foreach (var a in added.EnumerateArray())
+            {
+                int id = a.GetProperty("id").GetInt32();
+                string content = a.GetProperty("content").GetString() ?? "";
+                bool special = a.TryGetProperty("special", out var s) && s.ValueKind == JsonValueKind.True;
+                if (id < 0) throw new InvalidModelFileException(path, $"added token '{content}' has id {id}");
+                byId[id] = (content, special ? TokenType.Control : TokenType.UserDefined);
+            }
+        }
+        int n = 0;
+        foreach (int id in byId.Keys) n = Math.Max(n, id + 1);
+        if (n > byId.Count * 2 + 1024)
+            throw new InvalidModelFileException(path, $"token ids reach {n - 1} but only {byId.Count} tokens are defined");
+        var tokens = new string[n];
+        var types = new TokenType[n];
+        for (int i = 0; i < n; i++)
+            (tokens[i], types[i]) = byId.TryGetValue(i, out var e) ? e : ($"[PAD{i}]", TokenType.Unused);
+
+        var config = ReadConfig(Path.Combine(Path.GetDirectoryName(Path.GetFullPath(path)) ?? ".", "tokenizer_config.json"));
+        var ids = new Dictionary<string, int>(StringComparer.Ordinal);
+        for (int i = 0; i < n; i++) ids.TryAdd(tokens[i], i);
+        int Lookup(string? text) => text is not null && ids.TryGetValue(text, out int id) ? id : -1;
+
+        string? bosText = config.Bos;
+        bool postProcessorAddsBos = bosText is not null && root.TryGetProperty("post_processor", out var pp)
+            && pp.ValueKind == JsonValueKind.Object && PostProcessorMentions(pp, bosText);
+        string pre = PreName(root);
+        return new TokenizerData
+        {
+            Model = "gpt2",
+            Pre = pre,
+            Tokens = tokens,
+            Types = types,
+            Merges = ReadMerges(model, path),
+            BosId = Lookup(config.Bos),
+            EosId = Lookup(config.Eos),
+            UnkId = Lookup(config.Unk),
+            PadId = Lookup(config.Pad),
+            // Without add_bos_token, llama.cpp's default for the Llama 3 family is to add BOS.
+            AddBos = config.AddBos ?? (postProcessorAddsBos || IsLlama3Family(pre)),
+            AddEos = config.AddEos ?? false,
+            ChatTemplate = config.ChatTemplate,
+        }.Validate(path);
+    }
+
+    /// <summary>True when a TemplateProcessing post-processor inserts <paramref name="token"/> (it then adds BOS).</summary>
+    static bool PostProcessorMentions(JsonElement e, string token) => e.ValueKind switch
+    {
+        JsonValueKind.String => e.GetString() == token,
+        JsonValueKind.Object => e.EnumerateObject().Any(p => PostProcessorMentions(p.Value, token)),
+        JsonValueKind.Array => e.EnumerateArray().Any(x => PostProcessorMentions(x, token)),
+        _ => false,
+    };
+
+    static JsonDocument ParseJson(string path)
+    {
+        try
+        {
+            return JsonDocument.Parse(File.ReadAllBytes(path), new JsonDocumentOptions { MaxDepth = 256 });
+        }
+        catch (JsonException e)
+        {
+            throw new InvalidModelFileException(path, $"not valid JSON: {e.Message}", e);
+        }
+    }
+
+    static bool IsByteLevel(JsonElement root)
+    {
+        string pre = root.TryGetProperty("pre_tokenizer", out var p) ? p.GetRawText() : "";
+        string dec = root.TryGetProperty("decoder", out var d) ? d.GetRawText() : "";
+        return pre.Contains("\"ByteLevel\"", StringComparison.Ordinal) || dec.Contains("\"ByteLevel\"", StringComparison.Ordinal);
+    }
+
+    /// <summary>llama.cpp's pre-tokenizer name for the Split regex this file uses.</summary>
+    static string PreName(JsonElement root)
+    {
+        if (!root.TryGetProperty("pre_tokenizer", out var pre) || pre.ValueKind != JsonValueKind.Object) return "gpt-2";
+        var regexes = new List<string>();
+        CollectRegexes(pre, regexes);
+        if (regexes.Count == 0) return "gpt-2"; // ByteLevel with use_regex: GPT-2's own pattern
+        if (regexes.Count == 1 && regexes[0] == Llama3Regex) return "llama-bpe";
+        if (regexes.Count == 1 && regexes[0] == Qwen2Regex) return "qwen2";
+        return "default";
+    }
+
+    static void CollectRegexes(JsonElement e, List<string> into)
+    {
+        if (e.ValueKind == JsonValueKind.Object)
+        {
+            if (e.TryGetProperty("pattern", out var p) && p.ValueKind == JsonValueKind.Object
+                && p.TryGetProperty("Regex", out var r) && r.GetString() is { } s)
+                into.Add(s);
+            foreach (var prop in e.EnumerateObject())
+                if (prop.Name != "pattern") CollectRegexes(prop.Value, into);
+        }
+        else if (e.ValueKind == JsonValueKind.Array)
+            foreach (var x in e.EnumerateArray()) CollectRegexes(x, into);
+    }
+
+    static string[] ReadMerges(JsonElement model, string path)
+    {
+        if (!model.TryGetProperty("merges", out var merges) || merges.ValueKind != JsonValueKind.Array)
+            throw new InvalidModelFileException(path, "model.merges is missing");
+        var list = new string[merges.GetArrayLength()];
+        int i = 0;
+        foreach (var m in merges.EnumerateArray())
+        {
+            list[i] = m.ValueKind switch
+            {
+                JsonValueKind.String => m.GetString()!,
+                JsonValueKind.Array when m.GetArrayLength() == 2 => m[0].GetString() + " " + m[1].GetString(),
+                _ => throw new InvalidModelFileException(path, $"merge {i} is neither \"a b\" nor [\"a\", \"b\"]"),
+            };
+            i++;
+        }
+        return list;
+    }
+
+    sealed record HfConfig(string? Bos, string? Eos, string? Unk, string? Pad, bool? AddBos, bool? AddEos, string? ChatTemplate);
+
+    static HfConfig ReadConfig(string path)
+    {
+        if (!File.Exists(path)) return new(null, null, null, null, null, null, null);
+        using var doc = ParseJson(path);
+        var c = doc.RootElement;
+        return new(TokenString(c, "bos_token"), TokenString(c, "eos_token"), TokenString(c, "unk_token"), TokenString(c, "pad_token"),
+            Bool(c, "add_bos_token"), Bool(c, "add_eos_token"), Template(c));
+    }
+
+    static string? TokenString(JsonElement c, string key) =>
+        !c.TryGetProperty(key, out var v) ? null
+        : v.ValueKind == JsonValueKind.String ? v.GetString()
+        : v.ValueKind == JsonValueKind.Object && v.TryGetProperty("content", out var s) ? s.GetString() : null;
+
+    static bool? Bool(JsonElement c, string key) =>
+        c.TryGetProperty(key, out var v) && v.ValueKind is JsonValueKind.True or JsonValueKind.False ? v.GetBoolean() : null;
+
+    static string? Template(JsonElement c)
+    {
+        if (!c.TryGetProperty("chat_template", out var v)) return null;
+        if (v.ValueKind == JsonValueKind.String) return v.GetString();
+        if (v.ValueKind == JsonValueKind.Array) // [{name, template}, ...]: the one named "default"
+            foreach (var t in v.EnumerateArray())
+                if (t.TryGetProperty("name", out var name) && name.GetString() == "default")
+                    return t.GetProperty("template").GetString();
+        return null;
+    }
+}
