@@ -8,7 +8,12 @@ public static class Commands
 {
     public static IEnumerable<Command> All() =>
     [
+        RunCommand.Create(),
+        ChatCommand.Create(),
         InfoCommand.Create(),
+        PerplexityCommand.Create(),
+        ConvertCommand.Create(),
+        TraceCommand.Create(),
     ];
 
     public static Argument<string> ModelArgument() =>
@@ -32,6 +37,20 @@ public static class Commands
         {
             Console.Error.WriteLine($"error: {e.Message}");
             return 1;
+        }
+    }
+
+    /// <summary>Reads a text file as strict UTF-8: invalid bytes are an error that names the file.</summary>
+    public static string ReadUtf8(string path)
+    {
+        if (!File.Exists(path)) throw new FileNotFoundException($"{path}: file not found", path);
+        try
+        {
+            return File.ReadAllText(path, new System.Text.UTF8Encoding(false, true));
+        }
+        catch (System.Text.DecoderFallbackException e)
+        {
+            throw new FormatException($"{path}: not valid UTF-8 ({e.Message})");
         }
     }
 

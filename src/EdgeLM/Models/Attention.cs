@@ -36,7 +36,9 @@ public sealed unsafe class Attention : IParallelJob
             _kvHeads = c.HeadCountKv;
             _headDim = c.HeadDim;
             _kvDim = c.KvDim;
-            s.Pool.For(T * c.HeadCount, 1, this);
+            // An item (token, head) costs ~2·n·D multiply-adds over n cached positions; keep chunks at ≥ ~32K.
+            int grain = Math.Max(1, 16384 / Math.Max(1, (pos0 + T) * c.HeadDim));
+            s.Pool.For(T * c.HeadCount, grain, this);
         }
     }
 

@@ -37,7 +37,9 @@ public sealed unsafe class MatMul : IParallelJob
             _xq = pq;
             _xqStride = s.ActivationRowBytes;
             _t = T;
-            s.Pool.For(w.Rows, 16, this);
+            // At least ~64K multiply-adds per chunk: below that, handing work to another thread costs more than it saves.
+            int grain = Math.Max(16, 65536 / Math.Max(1, w.Cols * T));
+            s.Pool.For(w.Rows, grain, this);
             _w = null;
         }
     }

@@ -1,0 +1,70 @@
+// The public entry point: a model with its tokenizer and chat template, loaded from a GGUF file, a
+// Hugging Face safetensors folder or a llama2.c checkpoint. Sessions generate text from it.
+//
+//   using var model = LanguageModel.Load("model.gguf");
+//   using var session = model.CreateSession();
+//   await foreach (var piece in session.GenerateAsync("Once upon a time")) Console.Write(piece);
+using EdgeLM.Formats;
+using EdgeLM.Formats.Gguf;
+using EdgeLM.Models;
+using EdgeLM.Tokenizers;
+
+namespace EdgeLM.Inference;
+
+public sealed record LoadOptions
+{
+    /// <summary>A tokenizer file to use instead of the model's own (required for llama2.c checkpoints
+    /// without a tokenizer.bin / tokenizer.model beside them).</summary>
+    public string? TokenizerPath { get; init; }
+}
+
+public sealed class LanguageModel : IDisposable
+{
+    LanguageModel(DecoderModel decoder, Tokenizer tokenizer)
+    {
+        Decoder = decoder;
+        Tokenizer = tokenizer;
+    }
+
+    public DecoderModel Decoder { get; }
+    public Tokenizer Tokenizer { get; }
+    public ModelConfig Config => Decoder.Config;
+    /// <summary>The model's Jinja chat template, if it has one.</summary>
+    public string? ChatTemplate => Tokenizer.Data.ChatTemplate;
+    public string Path => Decoder.Source.Path;
+
+    public static LanguageModel Load(string path, LoadOptions? options = null)
+    {
+        var source = ModelSources.Open(path);
+        try
+        {
+            var tokenizer = options?.TokenizerPath is { } tp ? Tokenizer.Load(tp) : LoadTokenizer(source);
+            var decoder = DecoderModel.Load(source);
+            if (tokenizer.VocabSize != decoder.Config.VocabSize)
+                throw new InvalidModelFileException(path,
+                    $"the tokenizer has {tokenizer.VocabSize} tokens but the model's embedding has {decoder.Config.VocabSize} rows");
+            return new LanguageModel(decoder, tokenizer);
+        }
+        catch
+        {
+            source.Dispose();
+            throw;
+        }
+    }
+
+    static Tokenizer LoadTokenizer(IModelSource source)
+    {
+        if (source is GgufModelSource g) return Tokenizer.FromGguf(g.File);
+        string dir = Directory.Exists(source.Path) ? source.Path : System.IO.Path.GetDirectoryName(System.IO.Path.GetFullPath(source.Path))!;
+        foreach (var name in new[] { "tokenizer.json", "tokenizer.model", "tokenizer.bin" })
+        {
+            string candidate = System.IO.Path.Combine(dir, name);
+            if (File.Exists(candidate)) return Tokenizer.Load(candidate);
+        }
+        throw new InvalidModelFileException(source.Path, "no tokenizer found beside the model (tokenizer.json, tokenizer.model or tokenizer.bin); give one with --tokenizer");
+    }
+
+    public InferenceSession CreateSession(SessionOptions? options = null) => new(this, options ?? new SessionOptions());
+
+    public void Dispose() => Decoder.Dispose();
+}
