@@ -49,9 +49,13 @@ public sealed record HfConfig(
             throw new InvalidModelFileException(path, "config.json not found (a Hugging Face model folder needs one)");
         if (new FileInfo(path).Length > MaxConfigBytes)
             throw new InvalidModelFileException(path, $"config.json is larger than {MaxConfigBytes} bytes");
+        byte[] bytes = File.ReadAllBytes(path);
+        // The JSON reader only notices bad UTF-8 inside a string when that string is read.
+        if (!System.Text.Unicode.Utf8.IsValid(bytes))
+            throw new InvalidModelFileException(path, "config.json is not valid UTF-8");
         try
         {
-            using var doc = JsonDocument.Parse(File.ReadAllBytes(path), new JsonDocumentOptions { MaxDepth = 32 });
+            using var doc = JsonDocument.Parse(bytes, new JsonDocumentOptions { MaxDepth = 32 });
             if (doc.RootElement.ValueKind != JsonValueKind.Object)
                 throw new InvalidModelFileException(path, "config.json is not a JSON object");
             return Parse(path, doc.RootElement);

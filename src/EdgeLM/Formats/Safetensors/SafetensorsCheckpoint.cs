@@ -81,10 +81,13 @@ public sealed class SafetensorsCheckpoint : IDisposable
             throw new FileNotFoundException($"{indexPath}: file not found", indexPath);
         if (new FileInfo(indexPath).Length > MaxIndexBytes)
             throw new InvalidModelFileException(indexPath, $"index is larger than {MaxIndexBytes} bytes");
+        byte[] bytes = File.ReadAllBytes(indexPath);
+        if (!System.Text.Unicode.Utf8.IsValid(bytes))
+            throw new InvalidModelFileException(indexPath, "index is not valid UTF-8");
         JsonDocument doc;
         try
         {
-            doc = JsonDocument.Parse(File.ReadAllBytes(indexPath), new JsonDocumentOptions { MaxDepth = 16 });
+            doc = JsonDocument.Parse(bytes, new JsonDocumentOptions { MaxDepth = 16 });
         }
         catch (Exception e) when (e is JsonException or ArgumentException)
         {
