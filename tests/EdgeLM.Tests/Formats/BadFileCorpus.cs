@@ -14,6 +14,13 @@ namespace EdgeLM.Tests.Formats;
 /// <summary>One corrupted variant: what was done, and the bytes.</summary>
 public sealed record Variant(string What, byte[] Bytes);
 
+/// <summary>How a corpus run went: variants opened and refused, and the most one open allocated.</summary>
+public sealed record CorpusResult(int Opened, int Refused, long MaxAllocated)
+{
+    public int Count => Opened + Refused;
+    public override string ToString() => $"{Count} variants: {Opened} opened, {Refused} refused; most managed bytes allocated by one open: {MaxAllocated}";
+}
+
 public static partial class BadFileCorpus
 {
     /// <summary>Values that break naive readers when read as a count, length, offset or type.</summary>
@@ -94,14 +101,15 @@ public static partial class BadFileCorpus
     /// <summary>Managed bytes a refused or accepted open may allocate: a fixed allowance for exception
     /// messages and parsing state, plus a multiple of the file size (JSON documents, metadata arrays).
     /// A reader that sized an allocation from a corrupted count would blow far past this.</summary>
-    public static long AllocationBound(long fileBytes) => (2L << 20) + 64 * fileBytes;
+    public static long AllocationBound(long fileBytes) => (1L << 20) + 16 * fileBytes;
 
     /// <summary>Writes each variant to <paramref name="path"/> (via <paramref name="place"/>) and opens it.</summary>
-    public static int Run(IEnumerable<Variant> variants, string path, Action<Variant> place, Func<IModelSourceOrFile> open,
+    public static CorpusResult Run(IEnumerable<Variant> variants, string path, Action<Variant> place, Func<IModelSourceOrFile> open,
         string nameInMessage, TimeSpan timeout)
     {
         var failures = new List<string>();
         int opened = 0, refused = 0;
+        long maxAllocated = 0;
         string current = "";
         var worker = new Thread(() =>
         {
@@ -127,6 +135,7 @@ public static partial class BadFileCorpus
                     failures.Add($"{v.What}: {e.GetType().Name}: {e.Message}");
                 }
                 long allocated = GC.GetAllocatedBytesForCurrentThread() - before;
+                maxAllocated = Math.Max(maxAllocated, allocated);
                 if (allocated > AllocationBound(v.Bytes.Length))
                     failures.Add($"{v.What}: allocated {allocated} bytes for a {v.Bytes.Length}-byte file");
                 if (failures.Count >= 20) break;
@@ -136,7 +145,7 @@ public static partial class BadFileCorpus
         if (!worker.Join(timeout))
             Assert.Fail($"{path}: still running after {timeout.TotalSeconds} s, at variant '{current}' (a hang?)");
         Assert.True(failures.Count == 0, $"{failures.Count} bad outcomes ({opened} opened, {refused} refused):\n" + string.Join("\n", failures));
-        return opened + refused;
+        return new CorpusResult(opened, refused, maxAllocated);
     }
 }
 

@@ -8,10 +8,11 @@ using EdgeLM.Formats.Llama2c;
 using EdgeLM.Formats.Safetensors;
 using EdgeLM.Tensors;
 using EdgeLM.Tests.Support;
+using Xunit.Abstractions;
 
 namespace EdgeLM.Tests.Formats;
 
-public class BadFileCorpusTests
+public class BadFileCorpusTests(ITestOutputHelper output)
 {
     /// <summary>Generous for a few thousand opens of kilobyte files on a shared 2-core machine; a hang is unbounded.</summary>
     static readonly TimeSpan Timeout = TimeSpan.FromSeconds(60);
@@ -61,9 +62,10 @@ public class BadFileCorpusTests
             .Concat(BadFileCorpus.RandomMutations(valid, RandomMutationsPerFormat, 11, limitTo: (int)dataOffset))
             .Concat(BadFileCorpus.RandomMutations(valid, RandomMutationsPerFormat / 3, 12))
             .Concat(BadFileCorpus.HugeFields(valid, 0, (int)dataOffset));
-        int n = BadFileCorpus.Run(variants, path, v => File.WriteAllBytes(path, v.Bytes),
+        var r = BadFileCorpus.Run(variants, path, v => File.WriteAllBytes(path, v.Bytes),
             () => new SourceProbe(GgufModelSource.Open(path)), path, Timeout);
-        Assert.True(n > 2000, $"only {n} variants");
+        output.WriteLine(r.ToString());
+        Assert.True(r.Count > 2000, r.ToString());
     }
 
     [Fact]
@@ -91,9 +93,10 @@ public class BadFileCorpusTests
             .Concat(BadFileCorpus.HugeFields(valid, 0, 16))
             .Concat(BadFileCorpus.JsonNumberSwaps(header, Rebuild))
             .Concat(dtypeSwaps);
-        int n = BadFileCorpus.Run(variants, path, v => File.WriteAllBytes(path, v.Bytes),
+        var r = BadFileCorpus.Run(variants, path, v => File.WriteAllBytes(path, v.Bytes),
             () => new SafetensorsProbe(SafetensorsFile.Open(path)), path, Timeout);
-        Assert.True(n > 1000, $"only {n} variants");
+        output.WriteLine(r.ToString());
+        Assert.True(r.Count > 1000, r.ToString());
     }
 
     internal static byte[] ValidLlama2c(int vocabSign = 1)
@@ -118,9 +121,10 @@ public class BadFileCorpusTests
             .Concat(BadFileCorpus.RandomMutations(unshared, RandomMutationsPerFormat / 3, 32))
             .Concat(BadFileCorpus.HugeFields(shared, 0, Llama2cModelSource.HeaderBytes))
             .Concat(BadFileCorpus.HugeFields(unshared, 0, Llama2cModelSource.HeaderBytes));
-        int n = BadFileCorpus.Run(variants, path, v => File.WriteAllBytes(path, v.Bytes),
+        var r = BadFileCorpus.Run(variants, path, v => File.WriteAllBytes(path, v.Bytes),
             () => new SourceProbe(Llama2cModelSource.Open(path)), path, Timeout);
-        Assert.True(n > 500, $"only {n} variants");
+        output.WriteLine(r.ToString());
+        Assert.True(r.Count > 500, r.ToString());
     }
 
     [Fact]
@@ -146,9 +150,28 @@ public class BadFileCorpusTests
             File.WriteAllBytes(config, isConfig ? v.Bytes : validConfig);
             File.WriteAllBytes(weights, isConfig ? validWeights : v.Bytes);
         }
-        int n = BadFileCorpus.Run(configVariants.Concat(weightVariants), dir.Path, Place,
+        var r = BadFileCorpus.Run(configVariants.Concat(weightVariants), dir.Path, Place,
             () => new SourceProbe(SafetensorsModelSource.Open(dir.Path)), dir.Path, Timeout);
-        Assert.True(n > 300, $"only {n} variants");
+        output.WriteLine(r.ToString());
+        Assert.True(r.Count > 300, r.ToString());
+    }
+
+    [Fact]
+    public void Sharded_index_variants_open_or_are_refused_by_name()
+    {
+        using var dir = new TempDir();
+        HfModelTests.WriteFolder(dir.Path, HfModelTests.LlamaConfig, HfModelTests.HfTensors(), maxShard: 6000);
+        string index = dir.File(SafetensorsCheckpoint.IndexFileName);
+        byte[] valid = File.ReadAllBytes(index);
+        var variants = BadFileCorpus.RandomMutations(valid, 150, 51)
+            .Concat(BadFileCorpus.Truncations(valid, 0, 23))
+            .Concat(BadFileCorpus.JsonNumberSwaps(Encoding.UTF8.GetString(valid), Encoding.UTF8.GetBytes))
+            .Append(new Variant("shard renamed", Encoding.UTF8.GetBytes(Encoding.UTF8.GetString(valid).Replace("00002-of", "00009-of"))))
+            .Append(new Variant("tensor moved to another shard", Encoding.UTF8.GetBytes(Encoding.UTF8.GetString(valid).Replace("\"model-00001-of", "\"model-00002-of"))));
+        var r = BadFileCorpus.Run(variants, index, v => File.WriteAllBytes(index, v.Bytes),
+            () => new SourceProbe(SafetensorsModelSource.Open(dir.Path)), dir.Path, Timeout);
+        output.WriteLine(r.ToString());
+        Assert.True(r.Refused > 100, r.ToString());
     }
 
     sealed class SafetensorsProbe(SafetensorsFile file) : IModelSourceOrFile
