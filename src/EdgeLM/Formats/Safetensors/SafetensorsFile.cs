@@ -162,7 +162,7 @@ public sealed unsafe class SafetensorsFile : IDisposable
                 case "dtype": dtypeEl = p.Value; break;
                 case "shape": shapeEl = p.Value; break;
                 case "data_offsets": offsetsEl = p.Value; break;
-                default: throw new InvalidModelFileException(path, $"tensor '{name}': unknown field '{p.Name}'");
+                default: break; // the reference library's serde struct ignores unknown fields too
             }
         }
         if (dtypeEl.ValueKind != JsonValueKind.String)
