@@ -96,6 +96,8 @@ public sealed unsafe class GgufFile : IDisposable
     public long? GetInteger(string key)
     {
         if (!_metadata.TryGetValue(key, out var v)) return null;
+        if (v.Value is ulong u && u > long.MaxValue)
+            throw new InvalidModelFileException(Path, $"metadata key '{key}' is {u}, too large for a signed 64-bit integer");
         return v.IsInteger || v.Type == GgufValueType.Bool ? v.AsInt64() : throw WrongType(key, v, "integer");
     }
 
@@ -104,6 +106,7 @@ public sealed unsafe class GgufFile : IDisposable
     public double? GetNumber(string key)
     {
         if (!_metadata.TryGetValue(key, out var v)) return null;
+        if (v.Value is ulong u) return u; // AsDouble goes through AsInt64, which overflows above long.MaxValue
         return v.IsInteger || v.Type is GgufValueType.Float32 or GgufValueType.Float64
             ? v.AsDouble() : throw WrongType(key, v, "number");
     }
@@ -111,29 +114,45 @@ public sealed unsafe class GgufFile : IDisposable
     public bool? GetBool(string key)
     {
         if (!_metadata.TryGetValue(key, out var v)) return null;
-        return v.Value is bool b ? b : v.IsInteger ? v.AsInt64() != 0 : throw WrongType(key, v, "bool");
+        return v.Value is bool b ? b : v.Value is ulong u ? u != 0 : v.IsInteger ? v.AsInt64() != 0 : throw WrongType(key, v, "bool");
     }
 
     public T[]? GetArray<T>(string key)
     {
         if (!_metadata.TryGetValue(key, out var v)) return null;
-        return v.Value as T[] ?? throw WrongType(key, v, $"array of {typeof(T).Name}");
+        // Exact type: `as T[]` would also accept a uint[] for int[] (array covariance of same-size integers).
+        return v.Value.GetType() == typeof(T[]) ? (T[])v.Value : throw WrongType(key, v, $"array of {typeof(T).Name}");
     }
 
     /// <summary>An integer array of any element width, widened to int (token types, per-layer counts).</summary>
     public int[]? GetInt32Array(string key)
     {
         if (!_metadata.TryGetValue(key, out var v)) return null;
-        return v.Value switch
+        try
         {
-            int[] a => a,
-            uint[] a => Array.ConvertAll(a, x => checked((int)x)),
-            short[] a => Array.ConvertAll(a, x => (int)x),
-            ushort[] a => Array.ConvertAll(a, x => (int)x),
-            sbyte[] a => Array.ConvertAll(a, x => (int)x),
-            byte[] a => Array.ConvertAll(a, x => (int)x),
-            long[] a => Array.ConvertAll(a, x => checked((int)x)),
-            ulong[] a => Array.ConvertAll(a, x => checked((int)x)),
+            return WidenToInt32(key, v);
+        }
+        catch (OverflowException)
+        {
+            throw new InvalidModelFileException(Path, $"metadata key '{key}' has an element outside the 32-bit integer range");
+        }
+    }
+
+    int[] WidenToInt32(string key, GgufValue v)
+    {
+        // Switch on the element type, not with `is int[]`: the runtime lets a uint[] pass as an int[]
+        // (and ulong[] as long[]), which would turn 4294967295 into -1 without a word.
+        if (v.Type != GgufValueType.Array) throw WrongType(key, v, "integer array");
+        return v.ElementType switch
+        {
+            GgufValueType.Int32 => (int[])v.Value,
+            GgufValueType.UInt32 => Array.ConvertAll((uint[])v.Value, x => checked((int)x)),
+            GgufValueType.Int16 => Array.ConvertAll((short[])v.Value, x => (int)x),
+            GgufValueType.UInt16 => Array.ConvertAll((ushort[])v.Value, x => (int)x),
+            GgufValueType.Int8 => Array.ConvertAll((sbyte[])v.Value, x => (int)x),
+            GgufValueType.UInt8 => Array.ConvertAll((byte[])v.Value, x => (int)x),
+            GgufValueType.Int64 => Array.ConvertAll((long[])v.Value, x => checked((int)x)),
+            GgufValueType.UInt64 => Array.ConvertAll((ulong[])v.Value, x => checked((int)x)),
             _ => throw WrongType(key, v, "integer array"),
         };
     }
@@ -183,7 +202,8 @@ public sealed unsafe class GgufFile : IDisposable
         var alignValue = metadata.FirstOrDefault(kv => kv.Key == "general.alignment").Value;
         if (alignValue is not null)
         {
-            long a = alignValue.IsInteger ? alignValue.AsInt64() : -1;
+            // A u64 above long.MaxValue would overflow AsInt64: test the range before converting.
+            long a = alignValue.IsInteger && !(alignValue.Value is ulong u && u > int.MaxValue) ? alignValue.AsInt64() : -1;
             if (a <= 0 || a > 1 << 20 || (a & (a - 1)) != 0)
                 throw new InvalidModelFileException(file.Path, $"metadata key 'general.alignment' is {alignValue}, expected a power of two");
             alignment = (int)a;
@@ -234,7 +254,11 @@ public sealed unsafe class GgufFile : IDisposable
             if (dims[0] % info.BlockSize != 0)
                 throw new InvalidModelFileException(file.Path,
                     $"tensor '{name}' of type {info.Name} has row length {dims[0]}, not a multiple of the block size {info.BlockSize}");
-            long bytes = elements / info.BlockSize * info.TypeSize;
+            // elements / BlockSize * TypeSize can wrap (2^62 F32 elements is 2^64 bytes, i.e. 0): checked.
+            long blocks = elements / info.BlockSize;
+            if (blocks > long.MaxValue / info.TypeSize)
+                throw new InvalidModelFileException(file.Path, $"tensor '{name}' shape [{string.Join(", ", dims)}] is too large ({info.Name} byte size overflows)");
+            long bytes = blocks * info.TypeSize;
             if (offset % (ulong)alignment != 0)
                 throw new InvalidModelFileException(file.Path, $"tensor '{name}' offset {offset} is not aligned to {alignment}");
             if (offset > (ulong)dataSize || (ulong)bytes > (ulong)dataSize - offset)
@@ -284,8 +308,9 @@ public sealed unsafe class GgufFile : IDisposable
         public string String(string what)
         {
             ulong len = U64(what);
-            if (len > (ulong)Remaining)
-                throw new InvalidModelFileException(_file.Path, $"{what}: string length {len} runs past the end of the file");
+            // Also capped at 1 GiB: a string is decoded into one .NET string, which cannot exceed that.
+            if (len > (ulong)Remaining || len > 1 << 30)
+                throw new InvalidModelFileException(_file.Path, $"{what}: string length {len} runs past the end of the file or exceeds 1 GiB");
             byte* p = Take((long)len, what);
             try
             {
