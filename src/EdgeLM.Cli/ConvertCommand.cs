@@ -3,6 +3,7 @@
 using System.CommandLine;
 using EdgeLM.Formats;
 using EdgeLM.Formats.Gguf;
+using EdgeLM.Formats.HuggingFace;
 using EdgeLM.Models;
 using EdgeLM.Tensors;
 using EdgeLM.Tokenizers;
@@ -55,6 +56,23 @@ public static class ConvertCommand
         return null;
     }
 
-    static int ToSafetensors(IModelSource source, string dst, CancellationToken ct) =>
-        throw new NotSupportedException($"{dst}: writing safetensors folders is not supported yet; give an OUT ending in .gguf");
+    static int ToSafetensors(IModelSource source, string dst, CancellationToken ct)
+    {
+        if (File.Exists(dst)) throw new ArgumentException($"{dst} is a file; give a folder for safetensors output or a name ending in .gguf");
+        var files = HfFolderWriter.Write(source, dst, new HfWriteOptions(Dequantize: Dequantize), ct);
+        foreach (var f in files) Console.Error.WriteLine($"wrote {f}");
+        if (source is GgufModelSource)
+            Console.Error.WriteLine("note: the tokenizer is not written as tokenizer.json yet; copy the model's tokenizer files beside it");
+        return 0;
+    }
+
+    static unsafe float[] Dequantize(TensorEntry t)
+    {
+        int cols = checked((int)t.Dimensions[0]);
+        long rowBytes = GgmlTypes.RowBytes(t.Type, cols);
+        var data = new float[t.ElementCount];
+        for (long r = 0; r < t.Rows; r++)
+            EdgeLM.Quantization.QuantKernels.Dequantize(t.Type, new ReadOnlySpan<byte>((byte*)t.Data + r * rowBytes, (int)rowBytes), data.AsSpan((int)(r * cols), cols));
+        return data;
+    }
 }

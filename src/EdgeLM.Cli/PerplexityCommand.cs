@@ -13,7 +13,7 @@ public static class PerplexityCommand
         var model = Commands.ModelArgument();
         var file = new Argument<string>("TEXTFILE") { Description = "UTF-8 text to score" };
         var ctx = new Option<int>("--ctx", "-c") { Description = "tokens per chunk", DefaultValueFactory = _ => 512 };
-        var json = new Option<bool>("--json") { Description = "print {\"ppl\": …, \"tokens\": …}" };
+        var json = new Option<bool>("--json") { Description = "print {\"ppl\": …, \"tokens\": …} (tokens: how many were scored)" };
         var threads = new Option<int?>("--threads", "-t") { Description = "worker threads (default: one per core)" };
         var batch = new Option<int>("--batch", "-b") { Description = "tokens per forward pass", DefaultValueFactory = _ => 64 };
         var tokenizer = new Option<string?>("--tokenizer") { Description = "tokenizer file to use instead of the model's own" };
@@ -38,13 +38,14 @@ public static class PerplexityCommand
             Console.Out.WriteLine(new JsonObject
             {
                 ["ppl"] = result.Perplexity,
-                ["tokens"] = result.Tokens,
-                ["scored_tokens"] = result.ScoredTokens,
+                // As llama.cpp reports it: the tokens scored (the second half of each chunk).
+                ["tokens"] = result.ScoredTokens,
+                ["text_tokens"] = result.Tokens,
                 ["chunks"] = result.Chunks,
                 ["ctx"] = ctx,
             }.ToJsonString());
         else
-            Console.Out.WriteLine($"perplexity: {result.Perplexity:F4} ({result.Tokens} tokens, {result.ScoredTokens} scored in {result.Chunks} chunks of {ctx})");
+            Console.Out.WriteLine($"perplexity: {result.Perplexity:F4} over {result.ScoredTokens} tokens ({result.Chunks} chunks of {ctx}; the text is {result.Tokens} tokens)");
         return 0;
     }
 }

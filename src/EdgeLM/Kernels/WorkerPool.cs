@@ -21,9 +21,12 @@ public sealed class WorkerPool : IDisposable
     IParallelJob? _job;
     int _total;
     int _grain;
-    int _next;
-    int _pending;
-    long _generation;
+    int _chunks;
+    int _completed;
+    // Generation in the high 32 bits, next unclaimed chunk in the low 32. Claiming a chunk is a
+    // compare-exchange on both, so a worker that wakes late can never take a chunk of a job that
+    // has already finished: the dispatcher waits only for chunks, never for a particular thread.
+    long _state;
     volatile bool _disposed;
 
     public WorkerPool(int threads)
@@ -54,30 +57,36 @@ public sealed class WorkerPool : IDisposable
             job.Execute(0, total);
             return;
         }
+        // Several chunks per thread balance uneven progress (another process on a core) at little cost.
+        grain = Math.Max(grain, (total + ThreadCount * 4 - 1) / (ThreadCount * 4));
         _job = job;
         _total = total;
-        // Several chunks per thread balance uneven progress (another process on a core) at little cost.
-        _grain = Math.Max(grain, (total + ThreadCount * 4 - 1) / (ThreadCount * 4));
-        _next = 0;
-        _pending = _threads.Length;
-        Interlocked.Increment(ref _generation);
+        _grain = grain;
+        _chunks = (total + grain - 1) / grain;
+        Volatile.Write(ref _completed, 0);
+        long generation = (Volatile.Read(ref _state) >> 32) + 1;
+        Volatile.Write(ref _state, generation << 32);
         for (int i = 0; i < _threads.Length; i++)
             if (Interlocked.Exchange(ref _sleeping[i], 0) == 1) _wake[i].Release();
         RunChunks();
         var spin = new SpinWait();
-        while (Volatile.Read(ref _pending) != 0) spin.SpinOnce(sleep1Threshold: -1);
+        while (Volatile.Read(ref _completed) != _chunks) spin.SpinOnce(sleep1Threshold: -1);
         _job = null;
     }
 
+    /// <summary>Claims and runs chunks of the current job until none is left.</summary>
     void RunChunks()
     {
-        var job = _job!;
-        int total = _total, grain = _grain;
         while (true)
         {
-            int start = Interlocked.Add(ref _next, grain) - grain;
-            if (start >= total) return;
+            long s = Volatile.Read(ref _state);
+            var job = _job;
+            int chunk = (int)s, chunks = _chunks, total = _total, grain = _grain;
+            if (job is null || chunk >= chunks) return;
+            if (Interlocked.CompareExchange(ref _state, s + 1, s) != s) continue;
+            int start = chunk * grain;
             job.Execute(start, Math.Min(total, start + grain));
+            Interlocked.Increment(ref _completed);
         }
     }
 
@@ -87,7 +96,7 @@ public sealed class WorkerPool : IDisposable
         while (true)
         {
             int spins = 0;
-            while (Volatile.Read(ref _generation) == seen)
+            while ((Volatile.Read(ref _state) >> 32) == seen)
             {
                 if (_disposed) return;
                 if (++spins < SpinIterations)
@@ -97,7 +106,7 @@ public sealed class WorkerPool : IDisposable
                 }
                 // Going to sleep: announce it, then re-check so a job posted meanwhile is not missed.
                 Volatile.Write(ref _sleeping[id], 1);
-                if (Volatile.Read(ref _generation) != seen || _disposed)
+                if ((Volatile.Read(ref _state) >> 32) != seen || _disposed)
                 {
                     // The dispatcher may already have claimed our flag and released the semaphore.
                     if (Interlocked.Exchange(ref _sleeping[id], 0) == 0) _wake[id].Wait();
@@ -109,9 +118,8 @@ public sealed class WorkerPool : IDisposable
                 spins = 0;
             }
             if (_disposed) return;
-            seen = Volatile.Read(ref _generation);
+            seen = Volatile.Read(ref _state) >> 32;
             RunChunks();
-            Interlocked.Decrement(ref _pending);
         }
     }
 
