@@ -9,7 +9,7 @@ public static class EngineHarness
 {
     public static float[][] Logits(string path, IReadOnlyList<int> tokens, int threads = 2, int maxBatch = 64)
     {
-        using var model = DecoderModel.Load(GgufModelSource.Open(path));
+        using var model = DecoderModel.Load(ModelSources.Open(path));
         using var pool = new WorkerPool(threads);
         using var s = new DecoderState(model.Config, model.Weights, 256, maxBatch, pool);
         int V = model.Config.VocabSize;
@@ -27,7 +27,7 @@ public static class EngineHarness
 
     public static int[] Greedy(string path, IReadOnlyList<int> prompt, int n, int threads = 2)
     {
-        using var model = DecoderModel.Load(GgufModelSource.Open(path));
+        using var model = DecoderModel.Load(ModelSources.Open(path));
         using var pool = new WorkerPool(threads);
         using var s = new DecoderState(model.Config, model.Weights, 256, 64, pool);
         model.Forward(s, prompt.ToArray());
