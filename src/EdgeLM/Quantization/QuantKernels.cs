@@ -3,8 +3,8 @@
 // the SIMD dots in *.Simd.cs. Activations are quantized to VecDotType(weightType) before a dot
 // product, as llama.cpp's CPU backend does, so results agree with it closely.
 // Hot-path rules: no allocation, no LINQ, no interface calls; row pointers are validated here once.
-using System.Runtime.CompilerServices;
 using System.Diagnostics;
+using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using EdgeLM.Tensors;
 

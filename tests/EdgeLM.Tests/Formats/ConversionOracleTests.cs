@@ -74,8 +74,12 @@ public class ConversionOracleTests
         NativeApi.llama_empty_call();
         var p = new ModelParams(gguf)
         {
-            ContextSize = 256, BatchSize = 64, Threads = 2, GpuLayerCount = 0,
-            TypeK = GGMLType.GGML_TYPE_F32, TypeV = GGMLType.GGML_TYPE_F32,
+            ContextSize = 256,
+            BatchSize = 64,
+            Threads = 2,
+            GpuLayerCount = 0,
+            TypeK = GGMLType.GGML_TYPE_F32,
+            TypeV = GGMLType.GGML_TYPE_F32,
         };
         using var weights = LLamaWeights.LoadFromFile(p);
         using var ctx = weights.CreateContext(p);

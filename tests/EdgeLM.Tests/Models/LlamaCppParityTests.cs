@@ -1,7 +1,7 @@
 // The engine against llama.cpp on the same GGUF files: logits at every position of a fixed token
 // sequence, and 32 greedy tokens, for each architecture.
-using EdgeLM.Tensors;
 using EdgeLM.Models;
+using EdgeLM.Tensors;
 using EdgeLM.Tests.Support;
 using Xunit.Abstractions;
 
