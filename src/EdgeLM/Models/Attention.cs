@@ -19,6 +19,7 @@ public sealed unsafe class Attention : IParallelJob
     int _kvHeads;
     int _headDim;
     int _kvDim;
+    int _contextLength;
 
     /// <summary>out (T, Hq·D) = softmax(q kᵀ / sqrt(D)) v, for tokens at positions pos0 .. pos0+T-1.</summary>
     public void Run(DecoderState s, int layer, int pos0, int T)
@@ -36,6 +37,8 @@ public sealed unsafe class Attention : IParallelJob
             _kvHeads = c.HeadCountKv;
             _headDim = c.HeadDim;
             _kvDim = c.KvDim;
+            // Per-thread score buffers are sized for the whole context once, so a growing context never allocates.
+            _contextLength = s.ContextLength;
             // An item (token, head) costs ~2·n·D multiply-adds over n cached positions; keep chunks at ≥ ~32K.
             int grain = Math.Max(1, 16384 / Math.Max(1, (pos0 + T) * c.HeadDim));
             s.Pool.For(T * c.HeadCount, grain, this);
@@ -50,7 +53,7 @@ public sealed unsafe class Attention : IParallelJob
         {
             int t = item / _heads, h = item % _heads;
             int n = _pos0 + t + 1;
-            var scores = t_scores is { } buf && buf.Length >= n ? buf : (t_scores = new float[Math.Max(n, 1024)]);
+            var scores = t_scores is { } buf && buf.Length >= n ? buf : (t_scores = new float[Math.Max(n, _contextLength)]);
             var q = new ReadOnlySpan<float>(_q + ((long)t * _heads + h) * D, D);
             int kvOffset = h / group * D;
             for (int p = 0; p < n; p++)

@@ -56,6 +56,8 @@ public static class EngineHarness
         {
             for (int i = 0; i < a[t].Length; i++)
             {
+                if (!float.IsFinite(a[t][i]) || !float.IsFinite(b[t][i]))
+                    throw new Xunit.Sdk.XunitException($"logit {i} at position {t} is not finite: {a[t][i]} vs {b[t][i]}");
                 scale = Math.Max(scale, Math.Abs(b[t][i]));
                 float d = Math.Abs(a[t][i] - b[t][i]);
                 if (d > max) (max, pos, idx) = (d, t, i);

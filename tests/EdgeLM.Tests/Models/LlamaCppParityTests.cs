@@ -39,7 +39,7 @@ public class LlamaCppParityTests(ITestOutputHelper output)
         var (max, pos, idx, scale) = EngineHarness.Compare(ours, theirs);
         output.WriteLine($"{shape}: max |diff| {max:G4} at position {pos}, token {idx}; logit scale {scale:G4}");
         Assert.True(max <= F32RelativeTolerance * scale,
-            $"max |diff| {max} at position {pos}, token {idx}: ours {ours[pos][idx]}, llama.cpp {theirs[pos][idx]}");
+            $"max |diff| {max} at position {pos}, token {idx}" + (pos >= 0 ? $": ours {ours[pos][idx]}, llama.cpp {theirs[pos][idx]}" : ""));
     }
 
     [Theory]

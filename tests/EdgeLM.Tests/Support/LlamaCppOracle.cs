@@ -44,7 +44,11 @@ public static class LlamaCppOracle
     }
 
     /// <summary>Greedy decoding of n tokens after the prompt, one token per decode call.</summary>
-    public static int[] Greedy(string path, IReadOnlyList<int> prompt, int n, int context = 256)
+    public static int[] Greedy(string path, IReadOnlyList<int> prompt, int n, int context = 256) =>
+        GreedyWithMargins(path, prompt, n, context).Tokens;
+
+    /// <summary>Greedy decoding, with each step's margin: the best logit minus the second best.</summary>
+    public static (int[] Tokens, float[] Margins) GreedyWithMargins(string path, IReadOnlyList<int> prompt, int n, int context = 256)
     {
         lock (Gate)
         {
@@ -55,6 +59,7 @@ public static class LlamaCppOracle
             var batch = new LLamaBatch();
             for (int i = 0; i < prompt.Count; i++) batch.Add(prompt[i], i, LLamaSeqId.Zero, i == prompt.Count - 1);
             var output = new int[n];
+            var margins = new float[n];
             int pos = prompt.Count;
             for (int k = 0; k < n; k++)
             {
@@ -63,11 +68,14 @@ public static class LlamaCppOracle
                 var logits = ctx.NativeHandle.GetLogitsIth(batch.TokenCount - 1);
                 int best = 0;
                 for (int v = 1; v < logits.Length; v++) if (logits[v] > logits[best]) best = v;
+                float second = float.NegativeInfinity;
+                for (int v = 0; v < logits.Length; v++) if (v != best && logits[v] > second) second = logits[v];
                 output[k] = best;
+                margins[k] = logits[best] - second;
                 batch.Clear();
                 batch.Add(best, pos++, LLamaSeqId.Zero, true);
             }
-            return output;
+            return (output, margins);
         }
     }
 }
