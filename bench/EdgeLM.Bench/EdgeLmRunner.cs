@@ -44,7 +44,7 @@ public static class EdgeLmRunner
         int first = Sampler.ArgMax(s.Logits);
         var decoded = new int[o.Decode];
         var decode = new double[o.Repeats];
-        long allocated = 0;
+        var allocated = new long[o.Repeats];
         for (int r = 0; r < o.Repeats; r++)
         {
             s.Position = o.DecodeStart;
@@ -52,7 +52,7 @@ public static class EdgeLmRunner
             sw.Restart();
             DecodeLoop(model, s, first, decoded);
             decode[r] = o.Decode / sw.Elapsed.TotalSeconds;
-            allocated += GC.GetAllocatedBytesForCurrentThread() - before;
+            allocated[r] = GC.GetAllocatedBytesForCurrentThread() - before;
         }
 
         return new RunOneResult
@@ -61,7 +61,7 @@ public static class EdgeLmRunner
             PromptTokens = o.Prompt, PrefillTokensPerSecond = Stats.Median(prefill), PrefillSamples = prefill,
             DecodeTokens = o.Decode, DecodeStart = o.DecodeStart, DecodeTokensPerSecond = Stats.Median(decode), DecodeSamples = decode,
             Batch = o.MaxBatch, KvCacheBytes = s.Cache.Bytes, Memory = MemoryUse.Current(),
-            DecodeAllocatedBytes = allocated, FirstDecodedTokens = decoded[..Math.Min(16, decoded.Length)],
+            DecodeAllocatedBytes = allocated.Sum(), DecodeAllocatedPerRepeat = allocated, FirstDecodedTokens = decoded[..Math.Min(16, decoded.Length)],
         };
     }
 

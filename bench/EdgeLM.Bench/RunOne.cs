@@ -73,6 +73,9 @@ public sealed record RunOneResult
     public required MemoryUse Memory { get; init; }
     /// <summary>Managed bytes the calling thread allocated over the timed decode loops after warm-up (EdgeLM only).</summary>
     public long? DecodeAllocatedBytes { get; init; }
+    /// <summary>The same per repeat: a first repeat that allocates and later ones that do not point at
+    /// scratch that grows on first use (e.g. the first time the cache reaches a new length).</summary>
+    public long[] DecodeAllocatedPerRepeat { get; init; } = [];
     /// <summary>Greedy tokens of the last decode, so a reader can see both engines ran the same model.</summary>
     public int[] FirstDecodedTokens { get; init; } = [];
 

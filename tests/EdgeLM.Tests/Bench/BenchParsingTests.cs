@@ -80,7 +80,7 @@ public class BenchParsingTests
         };
         var back = ChildProcess.ParseResult($"log line\n{ChildProcess.ResultPrefix}{r.ToJson()}\n", "", 0);
         Assert.Equal(r.PrefillSamples, back.PrefillSamples);
-        Assert.Equal(r with { PrefillSamples = back.PrefillSamples, DecodeSamples = back.DecodeSamples, FirstDecodedTokens = back.FirstDecodedTokens }, back);
+        Assert.Equal(r with { PrefillSamples = back.PrefillSamples, DecodeSamples = back.DecodeSamples, FirstDecodedTokens = back.FirstDecodedTokens, DecodeAllocatedPerRepeat = back.DecodeAllocatedPerRepeat }, back);
         var e = Assert.Throws<InvalidOperationException>(() => ChildProcess.ParseResult("", "a\nb\nerror: NotSupportedException: no Q8_0\n", 1));
         Assert.Contains("no Q8_0", e.Message, StringComparison.Ordinal);
     }
