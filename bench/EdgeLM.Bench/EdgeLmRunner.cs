@@ -57,11 +57,23 @@ public static class EdgeLmRunner
 
         return new RunOneResult
         {
-            Engine = "edgelm", Model = o.Model, Threads = o.Threads, LoadMs = loadMs,
-            PromptTokens = o.Prompt, PrefillTokensPerSecond = Stats.Median(prefill), PrefillSamples = prefill,
-            DecodeTokens = o.Decode, DecodeStart = o.DecodeStart, DecodeTokensPerSecond = Stats.Median(decode), DecodeSamples = decode,
-            Batch = o.MaxBatch, KvCacheBytes = s.Cache.Bytes, Memory = MemoryUse.Current(),
-            DecodeAllocatedBytes = allocated.Sum(), DecodeAllocatedPerRepeat = allocated, FirstDecodedTokens = decoded[..Math.Min(16, decoded.Length)],
+            Engine = "edgelm",
+            Model = o.Model,
+            Threads = o.Threads,
+            LoadMs = loadMs,
+            PromptTokens = o.Prompt,
+            PrefillTokensPerSecond = Stats.Median(prefill),
+            PrefillSamples = prefill,
+            DecodeTokens = o.Decode,
+            DecodeStart = o.DecodeStart,
+            DecodeTokensPerSecond = Stats.Median(decode),
+            DecodeSamples = decode,
+            Batch = o.MaxBatch,
+            KvCacheBytes = s.Cache.Bytes,
+            Memory = MemoryUse.Current(),
+            DecodeAllocatedBytes = allocated.Sum(),
+            DecodeAllocatedPerRepeat = allocated,
+            FirstDecodedTokens = decoded[..Math.Min(16, decoded.Length)],
         };
     }
 

@@ -66,10 +66,20 @@ public static class LlamaCppRunner
 
         return new RunOneResult
         {
-            Engine = "llamacpp", Model = o.Model, Threads = o.Threads, LoadMs = loadMs,
-            PromptTokens = o.Prompt, PrefillTokensPerSecond = Stats.Median(prefill), PrefillSamples = prefill,
-            DecodeTokens = o.Decode, DecodeStart = o.DecodeStart, DecodeTokensPerSecond = Stats.Median(decode), DecodeSamples = decode,
-            Batch = NBatch, KvCacheBytes = KvBytesF16(o.Model, o.ContextLength), Memory = memory,
+            Engine = "llamacpp",
+            Model = o.Model,
+            Threads = o.Threads,
+            LoadMs = loadMs,
+            PromptTokens = o.Prompt,
+            PrefillTokensPerSecond = Stats.Median(prefill),
+            PrefillSamples = prefill,
+            DecodeTokens = o.Decode,
+            DecodeStart = o.DecodeStart,
+            DecodeTokensPerSecond = Stats.Median(decode),
+            DecodeSamples = decode,
+            Batch = NBatch,
+            KvCacheBytes = KvBytesF16(o.Model, o.ContextLength),
+            Memory = memory,
             FirstDecodedTokens = decoded[..Math.Min(16, decoded.Length)],
         };
     }

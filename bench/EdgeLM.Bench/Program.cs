@@ -22,30 +22,30 @@ public static class Program
             switch (args[0])
             {
                 case "compare":
-                {
-                    var o = CompareOptions.Parse(a);
-                    a.RejectUnknown("compare");
-                    return Compare.Run(o, "EdgeLM.Bench " + string.Join(' ', args), Console.Out, Console.Error);
-                }
+                    {
+                        var o = CompareOptions.Parse(a);
+                        a.RejectUnknown("compare");
+                        return Compare.Run(o, "EdgeLM.Bench " + string.Join(' ', args), Console.Out, Console.Error);
+                    }
                 case "run-one":
-                {
-                    var o = RunOneOptions.Parse(a);
-                    bool json = a.Flag("--json");
-                    a.RejectUnknown("run-one");
-                    var r = o.Engine == "edgelm" ? EdgeLmRunner.Run(o) : LlamaCppRunner.Run(o);
-                    Console.WriteLine(json ? ChildProcess.ResultPrefix + r.ToJson()
-                        : $"{r.Engine}: load {r.LoadMs:F0} ms, prefill {r.PrefillTokensPerSecond:F1} tok/s, decode {r.DecodeTokensPerSecond:F2} tok/s, peak RSS {r.Memory.PeakRssBytes / 1e6:F0} MB");
-                    return 0;
-                }
+                    {
+                        var o = RunOneOptions.Parse(a);
+                        bool json = a.Flag("--json");
+                        a.RejectUnknown("run-one");
+                        var r = o.Engine == "edgelm" ? EdgeLmRunner.Run(o) : LlamaCppRunner.Run(o);
+                        Console.WriteLine(json ? ChildProcess.ResultPrefix + r.ToJson()
+                            : $"{r.Engine}: load {r.LoadMs:F0} ms, prefill {r.PrefillTokensPerSecond:F1} tok/s, decode {r.DecodeTokensPerSecond:F2} tok/s, peak RSS {r.Memory.PeakRssBytes / 1e6:F0} MB");
+                        return 0;
+                    }
                 case "bandwidth":
-                {
-                    var threads = a.List("--threads", "1,2");
-                    int mib = a.Int("--bandwidth-mib", 1024);
-                    a.RejectUnknown("bandwidth");
-                    foreach (var t in threads)
-                        Console.WriteLine($"{t} thread(s): {Bandwidth.Measure(int.Parse(t, System.Globalization.CultureInfo.InvariantCulture), (long)mib << 20) / 1e9:F2} GB/s");
-                    return 0;
-                }
+                    {
+                        var threads = a.List("--threads", "1,2");
+                        int mib = a.Int("--bandwidth-mib", 1024);
+                        a.RejectUnknown("bandwidth");
+                        foreach (var t in threads)
+                            Console.WriteLine($"{t} thread(s): {Bandwidth.Measure(int.Parse(t, System.Globalization.CultureInfo.InvariantCulture), (long)mib << 20) / 1e9:F2} GB/s");
+                        return 0;
+                    }
                 default:
                     Console.Error.WriteLine($"unknown command '{args[0]}'\n{Usage}");
                     return 1;

@@ -74,9 +74,22 @@ public class BenchParsingTests
     {
         var r = new RunOneResult
         {
-            Engine = "edgelm", Model = "m", Threads = 1, LoadMs = 5, PromptTokens = 4, PrefillTokensPerSecond = 10, PrefillSamples = [9, 10, 11],
-            DecodeTokens = 2, DecodeStart = 3, DecodeTokensPerSecond = double.NaN, DecodeSamples = [1], Batch = 8, KvCacheBytes = 64,
-            Memory = new MemoryUse(4, 3, 2, 1), DecodeAllocatedBytes = 0, FirstDecodedTokens = [5, 6],
+            Engine = "edgelm",
+            Model = "m",
+            Threads = 1,
+            LoadMs = 5,
+            PromptTokens = 4,
+            PrefillTokensPerSecond = 10,
+            PrefillSamples = [9, 10, 11],
+            DecodeTokens = 2,
+            DecodeStart = 3,
+            DecodeTokensPerSecond = double.NaN,
+            DecodeSamples = [1],
+            Batch = 8,
+            KvCacheBytes = 64,
+            Memory = new MemoryUse(4, 3, 2, 1),
+            DecodeAllocatedBytes = 0,
+            FirstDecodedTokens = [5, 6],
         };
         var back = ChildProcess.ParseResult($"log line\n{ChildProcess.ResultPrefix}{r.ToJson()}\n", "", 0);
         Assert.Equal(r.PrefillSamples, back.PrefillSamples);
