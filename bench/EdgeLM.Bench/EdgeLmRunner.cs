@@ -3,7 +3,6 @@
 // is the same as a fresh cache (positions past Position are never read) without refilling 2048
 // tokens per repeat in --long mode. Also checks that the timed decode allocates nothing.
 using System.Diagnostics;
-using EdgeLM.Formats.Gguf;
 using EdgeLM.Inference;
 using EdgeLM.Kernels;
 using EdgeLM.Models;
@@ -17,7 +16,9 @@ public static class EdgeLmRunner
     public static RunOneResult Run(RunOneOptions o)
     {
         var sw = Stopwatch.StartNew();
-        using var model = DecoderModel.Load(GgufModelSource.Open(o.Model));
+        // Loaded as a user loads it (tokenizer included), so load time and memory are the real ones.
+        using var language = LanguageModel.Load(o.Model);
+        var model = language.Decoder;
         using var pool = new WorkerPool(o.Threads);
         using var s = new DecoderState(model.Config, model.Weights, o.ContextLength, o.MaxBatch, pool);
         double loadMs = sw.Elapsed.TotalMilliseconds;

@@ -153,7 +153,8 @@ public sealed partial class Tokenizer
     /// Control tokens give their text only when <paramref name="special"/> is true.
     /// </summary>
     public ReadOnlySpan<byte> TokenBytes(int id, bool special = false) =>
-        special ? _specialPieces[CheckId(id)] : _pieces[CheckId(id)];
+        special && _specialPieces.TryGetValue(CheckId(id), out var sp) ? sp
+            : _pieceData.AsSpan(_pieceStart[CheckId(id)], _pieceStart[id + 1] - _pieceStart[id]);
 
     /// <summary>True when the first text after the start of a sequence loses its leading space.</summary>
     internal bool StripsLeadingSpace => IsSentencePiece && Data.AddSpacePrefix;

@@ -20,8 +20,12 @@ public sealed partial class Tokenizer
     readonly SpmEncoder? _spm;
     readonly BpeEncoder? _bpe;
     readonly PreTokenizer? _pre;
-    readonly byte[][] _pieces;            // TokenBytes(id, special: false)
-    readonly byte[][] _specialPieces;     // TokenBytes(id, special: true)
+    // TokenBytes(id, special: false) for every id, packed into one array (one object instead of one
+    // per token: ~150K small arrays cost several MB of headers), and the few ids whose special
+    // rendering differs.
+    readonly byte[] _pieceData;
+    readonly int[] _pieceStart;           // piece i is _pieceData[_pieceStart[i] .. _pieceStart[i + 1]]
+    readonly Dictionary<int, byte[]> _specialPieces = [];
 
     public Tokenizer(TokenizerData data)
     {
@@ -51,13 +55,17 @@ public sealed partial class Tokenizer
                 $"pre-tokenizer '{data.Pre}' is not supported; supported: {string.Join(", ", PreTokenizer.Supported)}");
             _bpe = new BpeEncoder(_ids, data.Merges, TokenizerData.IsLlama3Family(data.Pre));
         }
-        _pieces = new byte[n][];
-        _specialPieces = new byte[n][];
+        var packed = new System.Buffers.ArrayBufferWriter<byte>(n * 8);
+        _pieceStart = new int[n + 1];
         for (int i = 0; i < n; i++)
         {
-            _pieces[i] = Piece(i, special: false);
-            _specialPieces[i] = Piece(i, special: true);
+            byte[] plain = Piece(i, special: false);
+            System.Buffers.BuffersExtensions.Write(packed, plain);
+            _pieceStart[i + 1] = packed.WrittenCount;
+            byte[] special = Piece(i, special: true);
+            if (!special.AsSpan().SequenceEqual(plain)) _specialPieces[i] = special;
         }
+        _pieceData = packed.WrittenSpan.ToArray();
     }
 
     // ---- loading --------------------------------------------------------------------------------
