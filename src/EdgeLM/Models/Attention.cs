@@ -1,7 +1,8 @@
 // Causal grouped-query attention over the KV cache for a micro-batch, split across the pool by
-// (token, head). Query head h reads key/value head h / (Hq / Hkv). Scores are scaled by
-// 1/sqrt(D) and soft-maxed over positions 0..pos (ggml_soft_max_ext with the causal mask).
-using System.Numerics.Tensors;
+// (token, key/value head): each item handles the Hq / Hkv query heads that share one KV head, so
+// every cached key and value row is read once per group rather than once per query head.
+// Scores are scaled by 1/sqrt(D) and soft-maxed over positions 0..pos (ggml_soft_max_ext with the
+// causal mask).
 using EdgeLM.Kernels;
 
 namespace EdgeLM.Models;
@@ -39,31 +40,30 @@ public sealed unsafe class Attention : IParallelJob
             _kvDim = c.KvDim;
             // Per-thread score buffers are sized for the whole context once, so a growing context never allocates.
             _contextLength = s.ContextLength;
-            // An item (token, head) costs ~2·n·D multiply-adds over n cached positions; keep chunks at ≥ ~32K.
-            int grain = Math.Max(1, 16384 / Math.Max(1, (pos0 + T) * c.HeadDim));
-            s.Pool.For(T * c.HeadCount, grain, this);
+            // An item (token, KV head) costs ~4·G·n·D multiply-adds over n cached positions; keep chunks at ≥ ~32K.
+            int group = c.HeadCount / c.HeadCountKv;
+            int grain = Math.Max(1, 8192 / Math.Max(1, (pos0 + T) * c.HeadDim * group));
+            s.Pool.For(T * c.HeadCountKv, grain, this);
         }
     }
 
     public void Execute(int start, int end)
     {
-        int D = _headDim, group = _heads / _kvHeads;
+        int D = _headDim, G = _heads / _kvHeads;
         float scale = 1.0f / MathF.Sqrt(D);
-        for (int item = start; item < end; item++)
+        var scores = t_scores is { } buf && buf.Length >= G * _contextLength ? buf : (t_scores = new float[G * _contextLength]);
+        fixed (float* sc = scores)
         {
-            int t = item / _heads, h = item % _heads;
-            int n = _pos0 + t + 1;
-            var scores = t_scores is { } buf && buf.Length >= n ? buf : (t_scores = new float[Math.Max(n, _contextLength)]);
-            var q = new ReadOnlySpan<float>(_q + ((long)t * _heads + h) * D, D);
-            int kvOffset = h / group * D;
-            for (int p = 0; p < n; p++)
-                scores[p] = TensorPrimitives.Dot(q, new ReadOnlySpan<float>(_keys + (long)p * _kvDim + kvOffset, D)) * scale;
-            var sc = scores.AsSpan(0, n);
-            Activations.Softmax(sc);
-            var o = new Span<float>(_out + ((long)t * _heads + h) * D, D);
-            o.Clear();
-            for (int p = 0; p < n; p++)
-                TensorPrimitives.MultiplyAdd(new ReadOnlySpan<float>(_values + (long)p * _kvDim + kvOffset, D), sc[p], o, o);
+            for (int item = start; item < end; item++)
+            {
+                int t = item / _kvHeads, kvh = item % _kvHeads;
+                int n = _pos0 + t + 1;
+                long qOffset = ((long)t * _heads + kvh * G) * D;
+                AttentionKernels.Scores(_q + qOffset, G, D, _keys + kvh * D, _kvDim, n, scale, sc);
+                for (int g = 0; g < G; g++)
+                    Activations.Softmax(new Span<float>(sc + g * n, n));
+                AttentionKernels.WeightedSum(sc, G, D, _values + kvh * D, _kvDim, n, _out + qOffset);
+            }
         }
     }
 }

@@ -1,0 +1,45 @@
+using EdgeLM.Kernels;
+
+namespace EdgeLM.Tests.Kernels;
+
+public unsafe class AttentionKernelTests
+{
+    /// <summary>Vector lanes sum a D-long dot in a different order from the plain loop.</summary>
+    const float RelativeTolerance = 1e-5f;
+
+    [Theory]
+    [InlineData(1, 64, 1)]
+    [InlineData(7, 64, 37)]
+    [InlineData(4, 128, 5)]
+    [InlineData(2, 8, 257)]
+    [InlineData(3, 24, 9)]
+    [InlineData(2, 5, 11)]
+    public void Grouped_scores_and_weighted_sums_match_the_plain_loops(int G, int D, int n)
+    {
+        var r = new Random(G * 1000 + D * 10 + n);
+        float[] Rand(int len) => Enumerable.Range(0, len).Select(_ => r.NextSingle() * 2 - 1).ToArray();
+        const int Stride = 3; // KV rows of 3 heads, we read the middle one
+        var q = Rand(G * D);
+        var kv = Rand(n * Stride * D);
+        var probs = Rand(G * n);
+        var fast = new float[G * n];
+        var plain = new float[G * n];
+        var outFast = new float[G * D];
+        var outPlain = new float[G * D];
+        fixed (float* pq = q, pk = kv, pf = fast, pp = plain, pr = probs, of = outFast, op = outPlain)
+        {
+            AttentionKernels.Scores(pq, G, D, pk + D, Stride * D, n, 0.125f, pf);
+            AttentionKernels.Scores(pq, G, D, pk + D, Stride * D, n, 0.125f, pp, allowSimd: false);
+            AttentionKernels.WeightedSum(pr, G, D, pk + D, Stride * D, n, of);
+            AttentionKernels.WeightedSum(pr, G, D, pk + D, Stride * D, n, op, allowSimd: false);
+        }
+        for (int i = 0; i < plain.Length; i++)
+            Assert.True(Math.Abs(plain[i] - fast[i]) <= RelativeTolerance * Math.Max(1, Math.Abs(plain[i])), $"score {i}: {plain[i]} vs {fast[i]}");
+        for (int i = 0; i < outPlain.Length; i++)
+            Assert.True(Math.Abs(outPlain[i] - outFast[i]) <= RelativeTolerance * Math.Max(1, Math.Abs(outPlain[i])), $"out {i}: {outPlain[i]} vs {outFast[i]}");
+        // and the plain loop is what attention means
+        double expected = 0;
+        for (int i = 0; i < D; i++) expected += q[i] * kv[D + i];
+        Assert.Equal(0.125 * expected, plain[0], 4);
+    }
+}
