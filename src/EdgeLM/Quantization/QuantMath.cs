@@ -2,6 +2,7 @@
 // nearest_int. Not a kernel; the per-format files call these inside their block loops.
 // Spec: ggml-impl.h (GGML_FP32_TO_FP16, GGML_FP32_TO_BF16), ggml-quants.c (nearest_int).
 using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics;
 
 namespace EdgeLM.Quantization;
 
@@ -24,6 +25,18 @@ internal static class QuantMath
         uint sign = (uint)(h & 0x8000) << 16;
         if (mag >= 0x7c00u << 13) return SpecialHalfToFloat(mag, sign);
         return BitConverter.UInt32BitsToSingle(BitConverter.SingleToUInt32Bits(BitConverter.UInt32BitsToSingle(mag) * 5.192297e33f) | sign);
+    }
+
+    /// <summary>Four binary16 values (zero-extended to 32 bits) widened at once, as the scalar form;
+    /// infinities and NaNs get exponent 255 (NaN payloads are not normalized: scales never hold them).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector128<float> HalfToFloat(Vector128<uint> h)
+    {
+        var mag = (h & Vector128.Create(0x7fffu)) << 13;
+        var f = mag.AsSingle() * Vector128.Create(5.192297e33f); // 2^112
+        var special = Vector128.GreaterThanOrEqual(mag, Vector128.Create(0x7c00u << 13)).AsSingle();
+        f |= special & Vector128.Create(0x7f800000u).AsSingle();
+        return f | ((h & Vector128.Create(0x8000u)) << 16).AsSingle();
     }
 
     static float SpecialHalfToFloat(uint mag, uint sign) =>
