@@ -12,7 +12,7 @@ internal static unsafe class Q4_KSimd
 {
     public static delegate*<byte*, byte*, int, float> Resolve(SimdLevel level) => level switch
     {
-        SimdLevel.Vector512 => &Dot512,
+        SimdLevel.Vector512 => &KQuantAvx512.DotQ4_K,
         SimdLevel.Vector256 => &Dot256,
         _ => &Dot128,
     };
@@ -85,32 +85,6 @@ internal static unsafe class Q4_KSimd
         return sumf;
     }
 
-    /// <summary>Two 32-byte quant rows per step: lanes 0..31 belong to group pair j, 32..63 to j+1.</summary>
-    static float Dot512(byte* w, byte* a, int n)
-    {
-        int* sc = stackalloc int[8];
-        float sumf = 0;
-        var mask = Vector512.Create((byte)0x0F);
-        for (int i = 0; i < n / 256; i++)
-        {
-            var x = (BlockQ4_K*)w + i;
-            var y = (BlockQ8_K*)a + i;
-            int summs = Prologue(x, y, sc);
-            var acc = Vector512<int>.Zero;
-            for (int j = 0; j < 4; j += 2)
-            {
-                var q = Vector512.Load(x->Qs + 32 * j);
-                var ylo = Vector512.Create(Vector256.Load(y->Qs + 64 * j), Vector256.Load(y->Qs + 64 * j + 64));
-                var yhi = Vector512.Create(Vector256.Load(y->Qs + 64 * j + 32), Vector256.Load(y->Qs + 64 * j + 96));
-                var slo = Vector512.Create(Vector256.Create((short)sc[2 * j]), Vector256.Create((short)sc[2 * j + 2]));
-                var shi = Vector512.Create(Vector256.Create((short)sc[2 * j + 1]), Vector256.Create((short)sc[2 * j + 3]));
-                acc += IntDot.DotUnsigned(q & mask, ylo, slo);
-                acc += IntDot.DotUnsigned(Vector512.ShiftRightLogical(q, 4), yhi, shi);
-            }
-            sumf += Combine(x, y, Vector512.Sum(acc), summs);
-        }
-        return sumf;
-    }
 }
 
 [SkipLocalsInit]
@@ -118,7 +92,7 @@ internal static unsafe class Q6_KSimd
 {
     public static delegate*<byte*, byte*, int, float> Resolve(SimdLevel level) => level switch
     {
-        SimdLevel.Vector512 => &Dot512,
+        SimdLevel.Vector512 => &KQuantAvx512.DotQ6_K,
         SimdLevel.Vector256 => &Dot256,
         _ => &Dot128,
     };
@@ -177,30 +151,6 @@ internal static unsafe class Q6_KSimd
         return sumf;
     }
 
-    static float Dot512(byte* w, byte* a, int n)
-    {
-        float sumf = 0;
-        for (int i = 0; i < n / 256; i++)
-        {
-            var x = (BlockQ6_K*)w + i;
-            var y = (BlockQ8_K*)a + i;
-            var acc = Vector512<int>.Zero;
-            for (int e = 0; e < 256; e += 64)
-            {
-                int h = e / 128, r = (e % 128) / 32;
-                var q = Vector512.Create(
-                    Vector256.Create(Quarter128(x, h, r, 0), Quarter128(x, h, r, 1)),
-                    Vector256.Create(Quarter128(x, h, r + 1, 0), Quarter128(x, h, r + 1, 1)));
-                sbyte* sp = x->Scales + e / 16;
-                var s = Vector512.Create(
-                    Vector256.Create(Vector128.Create((int)sp[0]), Vector128.Create((int)sp[1])),
-                    Vector256.Create(Vector128.Create((int)sp[2]), Vector128.Create((int)sp[3])));
-                acc += IntDot.Dot(q, Vector512.Load(y->Qs + e)) * s;
-            }
-            sumf += Combine(x, y, Vector512.Sum(acc));
-        }
-        return sumf;
-    }
 }
 
 [SkipLocalsInit]
