@@ -1,5 +1,5 @@
 // Rotary position embedding as ggml's rope (ggml_rope_cache_init + rotate_pairs), without YaRN:
-// theta_i = pos * base^(-2i/n_dims) / freq_factor_i, computed by repeated multiplication in float
+// theta_i = freq_scale * pos * base^(-2i/n_dims) / freq_factor_i, computed by repeated multiplication in float
 // exactly as ggml does so positions far into the context agree with llama.cpp.
 // Normal mode rotates adjacent pairs (x[2i], x[2i+1]) (llama, llama2.c); NeoX mode rotates
 // (x[i], x[i + n_dims/2]) (qwen2, qwen3, and llama checkpoints in Hugging Face order).
@@ -8,14 +8,16 @@ namespace EdgeLM.Kernels;
 public static class Rope
 {
     /// <summary>Fills cos/sin tables (n_dims/2 each) for one position.</summary>
-    public static void Angles(Span<float> cos, Span<float> sin, int pos, int nDims, float freqBase, ReadOnlySpan<float> freqFactors)
+    public static void Angles(Span<float> cos, Span<float> sin, int pos, int nDims, float freqBase, ReadOnlySpan<float> freqFactors,
+        float freqScale = 1f)
     {
         float thetaScale = MathF.Pow(freqBase, -2.0f / nDims);
         float theta = pos;
         for (int i = 0; i < nDims / 2; i++)
         {
             float ff = freqFactors.IsEmpty ? 1.0f : freqFactors[i];
-            float t = theta / ff;
+            // ggml's rope_yarn without extrapolation mixing: theta_interp = freq_scale * theta_extrap.
+            float t = freqScale * (theta / ff);
             cos[i] = MathF.Cos(t);
             sin[i] = MathF.Sin(t);
             theta *= thetaScale;

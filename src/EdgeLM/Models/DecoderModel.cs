@@ -153,7 +153,7 @@ public sealed class DecoderModel : IDisposable
         int half = Config.RopeDimensions / 2;
         for (int t = 0; t < T; t++)
             Rope.Angles(s.RopeCos.AsSpan(t * half, half), s.RopeSin.AsSpan(t * half, half), pos0 + t,
-                Config.RopeDimensions, Config.RopeFreqBase, Weights.RopeFreqs);
+                Config.RopeDimensions, Config.RopeFreqBase, Weights.RopeFreqs, Config.RopeFreqScale);
     }
 
     void ApplyRope(DecoderState s, int T)

@@ -33,6 +33,8 @@ public sealed record ModelConfig
     public required int RopeDimensions { get; init; }
     /// <summary>True for NeoX-style RoPE (rotate halves), false for interleaved pairs.</summary>
     public required bool RopeNeox { get; init; }
+    /// <summary>Linear RoPE scaling: positions are multiplied by this (1 / {arch}.rope.scaling.factor).</summary>
+    public float RopeFreqScale { get; init; } = 1f;
 
     public int QueryDim => HeadCount * HeadDim;
     public int KvDim => HeadCountKv * HeadDim;
@@ -65,7 +67,24 @@ public sealed record ModelConfig
             RopeFreqBase = m.Float($"{arch}.rope.freq_base", 10000f),
             RopeDimensions = ropeDims,
             RopeNeox = ropeNeox,
+            RopeFreqScale = RopeScale(m, arch),
         };
+    }
+
+    /// <summary>llama.cpp's freq_scale: 1 / factor for linear scaling (or the older rope.scale_linear key).</summary>
+    static float RopeScale(MetadataReader m, string arch)
+    {
+        string type = m.String($"{arch}.rope.scaling.type") ?? "none";
+        switch (type)
+        {
+            case "none":
+                float legacy = m.Float($"{arch}.rope.scale_linear", 1f);
+                return 1f / legacy;
+            case "linear":
+                return 1f / m.Float($"{arch}.rope.scaling.factor", 1f);
+            default:
+                throw m.Bad($"{arch}.rope.scaling.type", $"is '{type}'; only linear RoPE scaling (and Llama 3's rope_freqs) is supported");
+        }
     }
 }
 

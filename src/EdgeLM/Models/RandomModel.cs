@@ -26,9 +26,10 @@ public static class RandomModel
     public const int Bos = 1, Eos = 2, FirstWordToken = 3 + 256;
 
     /// <summary>Writes the model; matrices are stored as <paramref name="type"/> (norms and biases stay F32).
-    /// <paramref name="typeOf"/>, if given, picks the type per tensor name instead (for llama.cpp-style mixes).</summary>
+    /// <paramref name="typeOf"/>, if given, picks the type per tensor name instead (for llama.cpp-style mixes);
+    /// <paramref name="extra"/> may add metadata or tensors (rope scaling, say).</summary>
     public static void Write(string path, RandomModelShape s, GgmlType type = GgmlType.F32, int seed = 1,
-        Func<string, GgmlType>? typeOf = null, CancellationToken cancel = default)
+        Func<string, GgmlType>? typeOf = null, Action<GgufWriter>? extra = null, CancellationToken cancel = default)
     {
         var w = new GgufWriter();
         string a = s.Arch;
@@ -81,6 +82,7 @@ public static class RandomModel
         }
         Vector("output_norm.weight", s.Dim, 1.0f, 0.1f);
         if (!s.Tied) Matrix("output.weight", s.Dim, s.Vocab, 4.0f / MathF.Sqrt(s.Dim));
+        extra?.Invoke(w);
         w.Write(path, cancel);
     }
 
