@@ -28,6 +28,7 @@ public static class Commands
         }
         catch (OperationCanceledException)
         {
+            Console.Error.WriteLine();
             Console.Error.WriteLine("cancelled");
             return 130;
         }

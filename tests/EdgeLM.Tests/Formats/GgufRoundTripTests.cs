@@ -57,3 +57,19 @@ public class GgufRoundTripTests
         Assert.Contains(path, e.Message);
     }
 }
+
+public class GgufWriterCancellationTests
+{
+    [Fact]
+    public void A_cancelled_write_leaves_neither_the_file_nor_a_temporary()
+    {
+        using var dir = new TempDir();
+        string path = dir.File("m.gguf");
+        using var cts = new CancellationTokenSource();
+        var w = new GgufWriter()
+            .AddTensor("a", GgmlType.F32, [4], s => { s.Write(new byte[16]); cts.Cancel(); })
+            .AddTensor("b", GgmlType.F32, [4], s => s.Write(new byte[16]));
+        Assert.ThrowsAny<OperationCanceledException>(() => w.Write(path, cts.Token));
+        Assert.Empty(Directory.GetFiles(dir.Path));
+    }
+}
