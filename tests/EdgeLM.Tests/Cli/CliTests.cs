@@ -110,6 +110,21 @@ public class CliTests(CliFixture f) : IClassFixture<CliFixture>
     }
 
     [Fact]
+    public void Bench_json_reports_speeds_memory_and_kernel()
+    {
+        var r = CliRunner.Run("bench", f.Model, "-p", "16", "-n", "8", "--repeats", "2", "--threads", "1", "--json");
+        Assert.True(r.ExitCode == 0, r.StdErr);
+        using var doc = JsonDocument.Parse(r.StdOut);
+        var o = doc.RootElement;
+        Assert.True(o.GetProperty("prefill_tok_s").GetDouble() > 0);
+        Assert.True(o.GetProperty("decode_tok_s").GetDouble() > 0);
+        Assert.True(o.GetProperty("load_s").GetDouble() > 0);
+        Assert.True(o.GetProperty("peak_rss_mb").GetDouble() > 1);
+        Assert.Equal(1, o.GetProperty("threads").GetInt32());
+        Assert.Contains(o.GetProperty("kernel").GetString(), new[] { "avx512", "avx2", "neon", "vector128", "scalar" });
+    }
+
+    [Fact]
     public void Chat_answers_each_line_of_standard_input()
     {
         var r = CliRunner.RunWithInput("w1 w2\nw3\n/exit\n", "chat", f.Model, "-n", "5", "--temp", "0");

@@ -1,0 +1,123 @@
+// edgelm bench MODEL [-p 512] [-n 128] [--threads N] [--repeats R] [--json]: prompt processing and
+// decode speed of one model, medians of several repeats from a fresh context, with load time and
+// peak resident memory. The side-by-side comparison with llama.cpp lives in bench/EdgeLM.Bench.
+using System.CommandLine;
+using System.Diagnostics;
+using System.Text.Json.Nodes;
+using EdgeLM.Inference;
+using EdgeLM.Kernels;
+
+namespace EdgeLM.Cli;
+
+public static class BenchCommand
+{
+    public static Command Create()
+    {
+        var model = Commands.ModelArgument();
+        var prompt = new Option<int>("-p", "--prompt-tokens") { Description = "prompt length in tokens", DefaultValueFactory = _ => 512 };
+        var gen = new Option<int>("-n", "--gen-tokens") { Description = "tokens to decode", DefaultValueFactory = _ => 128 };
+        var threads = new Option<int?>("--threads", "-t") { Description = "worker threads (default: one per core)" };
+        var repeats = new Option<int>("--repeats", "-r") { Description = "repeats; the median is reported", DefaultValueFactory = _ => 5 };
+        var batch = new Option<int>("--batch", "-b") { Description = "tokens per forward pass in prompt processing", DefaultValueFactory = _ => 64 };
+        var json = new Option<bool>("--json") { Description = "print JSON" };
+        var command = new Command("bench", "Measure prompt processing and decode speed") { model, prompt, gen, threads, repeats, batch, json };
+        command.SetAction((r, ct) => Commands.Guard(() => Task.FromResult(Run(r.GetValue(model)!, r.GetValue(prompt), r.GetValue(gen),
+            r.GetValue(threads), r.GetValue(repeats), r.GetValue(batch), r.GetValue(json), ct))));
+        return command;
+    }
+
+    static int Run(string path, int p, int n, int? threads, int repeats, int batch, bool json, CancellationToken ct)
+    {
+        if (p < 1 || n < 1 || repeats < 1) throw new ArgumentException("-p, -n and --repeats must be at least 1");
+        var clock = Stopwatch.StartNew();
+        using var model = LanguageModel.Load(path);
+        double loadSecs = clock.Elapsed.TotalSeconds;
+        using var session = model.CreateSession(new SessionOptions { ContextLength = p + n + 1, Threads = threads, BatchSize = batch });
+        var state = session.State;
+        var rng = new Random(42);
+        var promptIds = Enumerable.Range(0, p).Select(_ => rng.Next(model.Config.VocabSize)).ToArray();
+        var step = new int[1];
+
+        double Prefill()
+        {
+            session.Reset();
+            var t = Stopwatch.StartNew();
+            session.Feed(promptIds, ct);
+            return p / t.Elapsed.TotalSeconds;
+        }
+        double Decode()
+        {
+            session.Reset();
+            session.Feed(promptIds.AsSpan(0, 1), ct);
+            var t = Stopwatch.StartNew();
+            for (int i = 0; i < n; i++)
+            {
+                ct.ThrowIfCancellationRequested();
+                step[0] = Sampler.ArgMax(state.Logits);
+                model.Decoder.Forward(state, step);
+            }
+            return n / t.Elapsed.TotalSeconds;
+        }
+
+        Prefill(); // warm-up: JIT and first touch of the mapped weights
+        Decode();
+        var pp = new double[repeats];
+        var tg = new double[repeats];
+        for (int i = 0; i < repeats; i++)
+        {
+            pp[i] = Prefill();
+            tg[i] = Decode();
+            Console.Error.Write($"\rrepeat {i + 1}/{repeats}: prefill {pp[i]:F1} tok/s, decode {tg[i]:F1} tok/s   ");
+        }
+        Console.Error.WriteLine();
+        double peakMb = PeakRssMb();
+        if (json)
+        {
+            Console.Out.WriteLine(new JsonObject
+            {
+                ["model"] = path,
+                ["prefill_tok_s"] = Median(pp),
+                ["decode_tok_s"] = Median(tg),
+                ["load_s"] = loadSecs,
+                ["peak_rss_mb"] = peakMb,
+                ["threads"] = session.Threads,
+                ["kernel"] = Cpu.InstructionSet,
+                ["prompt_tokens"] = p,
+                ["gen_tokens"] = n,
+                ["repeats"] = repeats,
+            }.ToJsonString());
+        }
+        else
+        {
+            Console.Out.WriteLine($"model        {path}");
+            Console.Out.WriteLine($"prefill      {Median(pp):F1} tok/s ({p} tokens, median of {repeats})");
+            Console.Out.WriteLine($"decode       {Median(tg):F1} tok/s ({n} tokens, median of {repeats})");
+            Console.Out.WriteLine($"load         {loadSecs:F3} s");
+            Console.Out.WriteLine($"peak RSS     {peakMb:F0} MB");
+            Console.Out.WriteLine($"threads      {session.Threads}, kernels {Cpu.InstructionSet}");
+        }
+        return 0;
+    }
+
+    static double Median(double[] x)
+    {
+        var s = x.Order().ToArray();
+        return s.Length % 2 == 1 ? s[s.Length / 2] : (s[s.Length / 2 - 1] + s[s.Length / 2]) / 2;
+    }
+
+    /// <summary>VmHWM from /proc/self/status (Linux); elsewhere the process's peak working set.</summary>
+    static double PeakRssMb()
+    {
+        const string Status = "/proc/self/status";
+        if (File.Exists(Status))
+        {
+            foreach (var line in File.ReadLines(Status))
+            {
+                if (!line.StartsWith("VmHWM:", StringComparison.Ordinal)) continue;
+                var kb = line.Split(' ', StringSplitOptions.RemoveEmptyEntries)[1];
+                return long.Parse(kb, System.Globalization.CultureInfo.InvariantCulture) / 1024.0;
+            }
+        }
+        return Process.GetCurrentProcess().PeakWorkingSet64 / (1024.0 * 1024.0);
+    }
+}
