@@ -54,25 +54,7 @@ public sealed class GgufWriter
         AddTensor(name, GgmlType.F32, dimensions, s => s.Write(System.Runtime.InteropServices.MemoryMarshal.AsBytes(data.AsSpan())));
 
     /// <summary>Writes the file atomically: to a temporary name beside <paramref name="path"/>, then renamed.</summary>
-    public void Write(string path, CancellationToken cancel = default)
-    {
-        string full = System.IO.Path.GetFullPath(path);
-        string tmp = full + $".tmp{Environment.ProcessId}";
-        try
-        {
-            using (var fs = new FileStream(tmp, FileMode.Create, FileAccess.Write, FileShare.None, 1 << 20))
-            {
-                WriteTo(fs, cancel);
-                fs.Flush(true);
-            }
-            File.Move(tmp, full, overwrite: true);
-        }
-        catch
-        {
-            try { File.Delete(tmp); } catch (IOException) { }
-            throw;
-        }
-    }
+    public void Write(string path, CancellationToken cancel = default) => AtomicFile.Write(path, s => WriteTo(s, cancel));
 
     public void WriteTo(Stream stream, CancellationToken cancel = default)
     {
@@ -102,11 +84,7 @@ public sealed class GgufWriter
         foreach (var t in _tensors)
         {
             cancel.ThrowIfCancellationRequested();
-            long start = stream.Position;
-            t.Write(stream);
-            long written = stream.Position - start;
-            if (written != t.ByteSize)
-                throw new InvalidOperationException($"tensor '{t.Name}': wrote {written} bytes, expected {t.ByteSize}");
+            AtomicFile.WriteExactly(stream, $"tensor '{t.Name}'", t.ByteSize, t.Write);
             Pad(stream, Alignment);
         }
     }

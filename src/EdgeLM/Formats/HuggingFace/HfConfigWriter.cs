@@ -95,7 +95,7 @@ public static class HfConfigWriter
     public static void Write(HfConfig c, string path, string torchDtype, bool attentionBias)
     {
         var (architecture, modelType) = Architectures[c.GgufArchitecture];
-        Safetensors.SafetensorsWriter.WriteAtomically(path, s =>
+        AtomicFile.Write(path, s =>
         {
             using var w = new Utf8JsonWriter(s, new JsonWriterOptions { Indented = true });
             w.WriteStartObject();

@@ -73,7 +73,7 @@ public sealed class SafetensorsWriter
             foreach (var t in shards[i]) weightMap.Add(new(t.Name, name));
         }
         long total = _tensors.Sum(t => t.ByteSize);
-        WriteAtomically(System.IO.Path.Combine(folder, SafetensorsCheckpoint.IndexFileName), s => WriteIndex(s, total, weightMap));
+        AtomicFile.Write(System.IO.Path.Combine(folder, SafetensorsCheckpoint.IndexFileName), s => WriteIndex(s, total, weightMap));
         written.Add(SafetensorsCheckpoint.IndexFileName);
         return written;
     }
@@ -112,7 +112,7 @@ public sealed class SafetensorsWriter
     }
 
     static void WriteFile(string path, List<PendingTensor> tensors, List<KeyValuePair<string, string>> metadata, CancellationToken cancel) =>
-        WriteAtomically(path, s => WriteTo(s, tensors, metadata, cancel));
+        AtomicFile.Write(path, s => WriteTo(s, tensors, metadata, cancel));
 
     static void WriteTo(Stream stream, List<PendingTensor> tensors, List<KeyValuePair<string, string>> metadata, CancellationToken cancel)
     {
@@ -122,11 +122,7 @@ public sealed class SafetensorsWriter
         foreach (var t in tensors)
         {
             cancel.ThrowIfCancellationRequested();
-            long start = stream.Position;
-            t.Write(stream);
-            long written = stream.Position - start;
-            if (written != t.ByteSize)
-                throw new InvalidOperationException($"tensor '{t.Name}': wrote {written} bytes, expected {t.ByteSize}");
+            AtomicFile.WriteExactly(stream, $"tensor '{t.Name}'", t.ByteSize, t.Write);
         }
     }
 
@@ -163,25 +159,4 @@ public sealed class SafetensorsWriter
         while (ms.Length % 8 != 0) ms.WriteByte((byte)' ');
         return ms.ToArray();
     }
-
-    internal static void WriteAtomically(string path, Action<Stream> write)
-    {
-        string full = System.IO.Path.GetFullPath(path);
-        string tmp = full + $".tmp{Environment.ProcessId}";
-        try
-        {
-            using (var fs = new FileStream(tmp, FileMode.Create, FileAccess.Write, FileShare.None, 1 << 20))
-            {
-                write(fs);
-                fs.Flush(true);
-            }
-            File.Move(tmp, full, overwrite: true);
-        }
-        catch
-        {
-            try { File.Delete(tmp); } catch (IOException) { }
-            throw;
-        }
-    }
-
 }
