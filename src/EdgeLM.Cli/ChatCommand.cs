@@ -18,16 +18,17 @@ public static class ChatCommand
     {
         var model = Commands.ModelArgument();
         var system = new Option<string?>("--system") { Description = "a system prompt" };
+        var verbosePrompt = new Option<bool>("--verbose-prompt") { Description = "print each rendered prompt to stderr" };
         var sampling = new SamplingFlags();
         var session = new SessionFlags();
-        var command = new Command("chat", "Chat with a model, using its chat template") { model, system };
+        var command = new Command("chat", "Chat with a model, using its chat template") { model, system, verbosePrompt };
         sampling.AddTo(command);
         session.AddTo(command);
-        command.SetAction((r, ct) => Commands.Guard(() => Run(r.GetValue(model)!, r.GetValue(system), sampling.Read(r), session.Load(r), session.Session(r), ct)));
+        command.SetAction((r, ct) => Commands.Guard(() => Run(r.GetValue(model)!, r.GetValue(system), r.GetValue(verbosePrompt), sampling.Read(r), session.Load(r), session.Session(r), ct)));
         return command;
     }
 
-    static async Task<int> Run(string path, string? systemPrompt, GenerationOptions gen, LoadOptions load, SessionOptions opts, CancellationToken ct)
+    static async Task<int> Run(string path, string? systemPrompt, bool verbosePrompt, GenerationOptions gen, LoadOptions load, SessionOptions opts, CancellationToken ct)
     {
         using var model = LanguageModel.Load(path, load);
         using var session = model.CreateSession(opts);
@@ -59,7 +60,8 @@ public static class ChatCommand
             }
             if (line.Length == 0) continue;
             history.Add(new ChatMessage("user", line));
-            string prompt = Render(template, history, plain);
+            string prompt = template.Render(history, addGenerationPrompt: true);
+            if (verbosePrompt) Console.Error.WriteLine($"--- prompt ---\n{prompt}\n--- end of prompt ---");
             var ids = tok.Encode(prompt, addBos: tok.AddBos && tok.BosId >= 0 && !prompt.StartsWith(bos, StringComparison.Ordinal), parseSpecial: true);
             // Feed only what the cache does not hold yet; start over if the template rewrote history.
             int common = 0;
@@ -83,7 +85,4 @@ public static class ChatCommand
         }
         return 0;
     }
-
-    static string Render(ChatTemplate t, List<ChatMessage> history, bool plain) =>
-        t.Render(history, addGenerationPrompt: true);
 }

@@ -125,6 +125,28 @@ public class CliTests(CliFixture f) : IClassFixture<CliFixture>
     }
 
     [Fact]
+    public void Chat_renders_the_models_own_template_with_its_special_tokens()
+    {
+        string path = f.Dir.File("chatml.gguf");
+        const string ChatMl = "{% for m in messages %}{{ '<|im_start|>' + m.role + '\n' + m.content + '<|im_end|>' + '\n' }}{% endfor %}{% if add_generation_prompt %}{{ '<|im_start|>assistant\n' }}{% endif %}";
+        RandomModel.Write(path, new RandomModelShape("qwen2", Dim: 64, Tied: true), GgmlType.Q8_0, seed: 4, extra: w =>
+        {
+            // The last two word tokens become ChatML's control tokens.
+            var tokens = Enumerable.Range(0, 320).Select(i => i < 3 ? new[] { "<unk>", "<s>", "</s>" }[i]
+                : i < RandomModel.FirstWordToken ? $"<0x{i - 3:X2}>" : $"\u2581w{i - RandomModel.FirstWordToken}").ToArray();
+            var types = Enumerable.Range(0, 320).Select(i => i == 0 ? 2 : i < 3 ? 3 : i < RandomModel.FirstWordToken ? 6 : 1).ToArray();
+            tokens[318] = "<|im_start|>"; types[318] = 3;
+            tokens[319] = "<|im_end|>"; types[319] = 3;
+            w.Set("tokenizer.ggml.tokens", tokens).Set("tokenizer.ggml.token_type", types)
+             .Set("tokenizer.ggml.eos_token_id", 319u).Set("tokenizer.chat_template", ChatMl);
+        });
+        var r = CliRunner.RunWithInput("w1 w2\n/exit\n", "chat", path, "-n", "4", "--temp", "0", "--system", "be brief", "--verbose-prompt");
+        Assert.True(r.ExitCode == 0, r.StdErr);
+        Assert.DoesNotContain("no chat template", r.StdErr);
+        Assert.Contains("<|im_start|>system\nbe brief<|im_end|>\n<|im_start|>user\nw1 w2<|im_end|>\n<|im_start|>assistant\n", r.StdErr);
+    }
+
+    [Fact]
     public void Chat_answers_each_line_of_standard_input()
     {
         var r = CliRunner.RunWithInput("w1 w2\nw3\n/exit\n", "chat", f.Model, "-n", "5", "--temp", "0");
