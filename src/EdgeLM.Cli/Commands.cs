@@ -14,6 +14,7 @@ public static class Commands
         PerplexityCommand.Create(),
         ConvertCommand.Create(),
         TraceCommand.Create(),
+        TokenizerTrainCommand.Create(),
     ];
 
     public static Argument<string> ModelArgument() =>
