@@ -18,7 +18,7 @@ public static class TokenizerTrainCommand
         var minFreq = new Option<long>("--min-frequency") { Description = "do not merge pairs seen fewer times than this", DefaultValueFactory = _ => 2 };
         var special = new Option<string[]>("--special") { Description = "a special (control) token; repeat for more", AllowMultipleArgumentsPerToken = false };
         var pre = new Option<string>("--pre") { Description = "pre-tokenizer: qwen2, llama-bpe or gpt2", DefaultValueFactory = _ => "qwen2" };
-        var chinese = new Option<bool>("--chinese-aware") { Description = "pre-segment Chinese into words learned from the corpus before BPE" };
+        var chinese = new Option<bool>("--chinese-aware") { Description = "count Chinese pre-tokens per UTF-8 byte (x3) so Chinese gets more merges" };
         var threads = new Option<int>("--threads") { Description = "threads for counting (default: all cores)" };
         var train = new Command("train", "Train a byte-level BPE tokenizer on text") { files, vocab, outDir, minFreq, special, pre, chinese, threads };
         train.SetAction((r, ct) => Commands.Guard(() => Task.FromResult(Run(r.GetValue(files)!, r.GetValue(outDir)!, new BpeTrainerOptions

@@ -20,7 +20,8 @@ public static class BpeTrainer
     {
         string pre = BpeTrainerOptions.NormalizePre(options.Pre);
         var counts = WordCounter.Count(docs, pre, options.SpecialTokens, options.Threads, countProgress, cancel);
-        if (options.ChineseAware) counts = CjkSegmenter.Resegment(counts);
+        if (options.ChineseSegmentation) counts = CjkSegmenter.Resegment(counts);
+        if (options.ChineseAware) counts = CjkSegmenter.Reweight(counts, options.HanWeight);
         return TrainOnCounts(counts, options with { Pre = pre }, mergeProgress, cancel);
     }
 

@@ -15,8 +15,14 @@ public sealed record BpeTrainerOptions
     /// <summary>Pre-tokenizer, as llama.cpp names it: "qwen2", "llama-bpe" or "gpt-2".</summary>
     public string Pre { get; init; } = "qwen2";
 
-    /// <summary>Pre-segment runs of Han characters into words learned from the corpus (CjkSegmenter).</summary>
+    /// <summary>Weight the counts of pre-tokens holding Han characters by HanWeight (CjkSegmenter.Reweight).</summary>
     public bool ChineseAware { get; init; }
+
+    /// <summary>The Han weight of ChineseAware: 3, the UTF-8 length of a Han character (counts per byte, not per symbol).</summary>
+    public long HanWeight { get; init; } = 3;
+
+    /// <summary>Cut Han runs into PMI words learned from the corpus before BPE (CjkSegmenter.Resegment); measured worse.</summary>
+    public bool ChineseSegmentation { get; init; }
 
     /// <summary>Threads for pre-tokenization and counting; 0 = all cores.</summary>
     public int Threads { get; init; }

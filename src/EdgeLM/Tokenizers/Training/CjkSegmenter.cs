@@ -1,4 +1,8 @@
-// Chinese-aware training: before BPE, each pre-token holding Han characters is cut into words
+// Chinese-aware training. Two tools, measured in docs/TOKENIZER-TRAINING.md: Reweight (the one
+// --chinese-aware uses) multiplies the counts of pre-tokens holding Han characters, so pair
+// frequency is counted per UTF-8 byte of text rather than per symbol (a Han character is three
+// bytes; a Latin letter one) and Chinese gets a larger share of the merges. Resegment (measured
+// worse, kept for comparison): each pre-token holding Han characters is cut into words
 // found statistically in the training text itself. The statistics are character and adjacent-pair
 // counts over all Han runs (weighted by how often the pre-token occurs); a run is cut between two
 // characters when their pointwise mutual information, log(P(ab) / (P(a) P(b))), is below
@@ -13,10 +17,24 @@ namespace EdgeLM.Tokenizers.Training;
 public static class CjkSegmenter
 {
     /// <summary>PMI (natural log) under which two neighbours are cut apart; 0 = no more often than chance.</summary>
-    public static double Threshold { get; set; } = 1.0;
+    public const double Threshold = 1.0;
 
     /// <summary>Pairs seen fewer times than this are never kept together (too rare to judge).</summary>
-    public static long MinPairCount { get; set; } = 3;
+    public const long MinPairCount = 3;
+
+    /// <summary>The counts with every Han-bearing pre-token's count multiplied by <paramref name="hanWeight"/>.</summary>
+    public static Dictionary<string, long> Reweight(Dictionary<string, long> counts, long hanWeight)
+    {
+        if (hanWeight == 1) return counts;
+        var result = new Dictionary<string, long>(counts.Count, StringComparer.Ordinal);
+        foreach (var (piece, c) in counts)
+        {
+            bool han = false;
+            foreach (var r in piece.EnumerateRunes()) han |= IsHan(r.Value);
+            result[piece] = han ? c * hanWeight : c;
+        }
+        return result;
+    }
 
     public static bool IsHan(int cp) =>
         cp is >= 0x4E00 and <= 0x9FFF or >= 0x3400 and <= 0x4DBF or >= 0xF900 and <= 0xFAFF or >= 0x20000 and <= 0x2FFFF;
@@ -46,13 +64,13 @@ public static class CjkSegmenter
         foreach (var (piece, c) in counts)
         {
             parts.Clear();
-            Segment(piece, uni, bi, total, parts);
+            SegmentPiece(piece, uni, bi, total, parts);
             foreach (string p in parts) result[p] = result.GetValueOrDefault(p) + c;
         }
         return result;
     }
 
-    static void Segment(string piece, Dictionary<int, long> uni, Dictionary<long, long> bi, long total, List<string> into)
+    static void SegmentPiece(string piece, Dictionary<int, long> uni, Dictionary<long, long> bi, long total, List<string> into)
     {
         var sb = new StringBuilder();
         int prev = -1;
