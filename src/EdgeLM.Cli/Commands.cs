@@ -15,6 +15,7 @@ public static class Commands
         ConvertCommand.Create(),
         TraceCommand.Create(),
         BenchCommand.Create(),
+        TokenizerTrainCommand.Create(),
     ];
 
     public static Argument<string> ModelArgument() =>
