@@ -34,6 +34,8 @@ internal static unsafe class QuantDots
             GgmlType.Q8_0 => &Block32Multi.Rows<SignedPair<Q8_0Block>>,
             GgmlType.Q5_0 => &Block32Multi.Rows<SignedPair<Q5_0Block>>,
             GgmlType.Q4_0 => &Block32Multi.Rows<Q4_0Pair>,
+            GgmlType.Q4_K => &KQuantMulti.RowsQ4_K,
+            GgmlType.Q6_K => &KQuantMulti.RowsQ6_K,
             _ => null,
         };
 
