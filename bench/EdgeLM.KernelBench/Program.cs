@@ -3,7 +3,7 @@
 // in llama.cpp (vec_dot row by row) and as a plain streaming read of the same bytes?
 // Usage: dotnet run -c Release --project bench/EdgeLM.KernelBench -- [--runs N] [--types Q4_K,Q8_0]
 //        [--shapes 4864x896,2048x2048] [--min-ms M] [--acts T]
-// With --acts T (T > 1) it asks the prompt-processing question instead (MultiBench.cs): the same
+// With --acts T it asks the prompt-processing question instead (MultiBench.cs): the same
 // matrices against T activation rows at once.
 // The engines alternate inside each run so machine noise hits all of them alike; medians are printed.
 using System.Diagnostics;
@@ -15,7 +15,7 @@ using EdgeLM.Tensors;
 
 var types = new[] { GgmlType.Q8_0, GgmlType.Q4_0, GgmlType.Q5_0, GgmlType.Q4_K, GgmlType.Q6_K, GgmlType.F16, GgmlType.BF16 };
 var shapes = new[] { (4864, 896), (896, 4864), (151936, 896), (2048, 2048), (8192, 2048) };
-int runs = 7, acts = 1;
+int runs = 7, acts = 0;
 double minMs = 20;
 for (int i = 0; i + 1 < args.Length; i += 2)
 {
@@ -34,7 +34,7 @@ for (int i = 0; i + 1 < args.Length; i += 2)
 
 bool ggml = GgmlDots.Available;
 Console.WriteLine($"SIMD: {Vector512.IsHardwareAccelerated}/512, runs {runs}, >= {minMs} ms per sample, ggml {(ggml ? "avx512 build" : "not available")}");
-if (acts > 1)
+if (acts > 0)
 {
     MultiBench.Header();
     foreach (var type in types)
