@@ -2,7 +2,9 @@
 // a weight matrix against one activation row, single-threaded) in EdgeLM (QuantKernels.VecDotRows),
 // in llama.cpp (vec_dot row by row) and as a plain streaming read of the same bytes?
 // Usage: dotnet run -c Release --project bench/EdgeLM.KernelBench -- [--runs N] [--types Q4_K,Q8_0]
-//        [--shapes 4864x896,2048x2048] [--min-ms M]
+//        [--shapes 4864x896,2048x2048] [--min-ms M] [--acts T]
+// With --acts T it asks the prompt-processing question instead (MultiBench.cs): the same
+// matrices against T activation rows at once.
 // The engines alternate inside each run so machine noise hits all of them alike; medians are printed.
 using System.Diagnostics;
 using System.Runtime.InteropServices;
@@ -13,7 +15,7 @@ using EdgeLM.Tensors;
 
 var types = new[] { GgmlType.Q8_0, GgmlType.Q4_0, GgmlType.Q5_0, GgmlType.Q4_K, GgmlType.Q6_K, GgmlType.F16, GgmlType.BF16 };
 var shapes = new[] { (4864, 896), (896, 4864), (151936, 896), (2048, 2048), (8192, 2048) };
-int runs = 7;
+int runs = 7, acts = 0;
 double minMs = 20;
 for (int i = 0; i + 1 < args.Length; i += 2)
 {
@@ -21,16 +23,25 @@ for (int i = 0; i + 1 < args.Length; i += 2)
     {
         case "--runs": runs = int.Parse(args[i + 1]); break;
         case "--min-ms": minMs = double.Parse(args[i + 1]); break;
+        case "--acts": acts = int.Parse(args[i + 1]); break;
         case "--types": types = args[i + 1].Split(',').Select(Enum.Parse<GgmlType>).ToArray(); break;
         case "--shapes":
             shapes = args[i + 1].Split(',').Select(s => s.Split('x')).Select(p => (int.Parse(p[0]), int.Parse(p[1]))).ToArray();
             break;
-        default: throw new ArgumentException($"unknown option {args[i]}; known: --runs --min-ms --types --shapes");
+        default: throw new ArgumentException($"unknown option {args[i]}; known: --runs --min-ms --types --shapes --acts");
     }
 }
 
 bool ggml = GgmlDots.Available;
 Console.WriteLine($"SIMD: {Vector512.IsHardwareAccelerated}/512, runs {runs}, >= {minMs} ms per sample, ggml {(ggml ? "avx512 build" : "not available")}");
+if (acts > 0)
+{
+    MultiBench.Header();
+    foreach (var type in types)
+        foreach (var (rows, cols) in shapes)
+            MultiBench.Run(type, rows, cols, acts, runs, minMs, ggml);
+    return;
+}
 Console.WriteLine($"{"type",-5} {"rows x cols",-12} {"MB",7} | {"ours GB/s",9} {"ps/el",7} | {"ggml GB/s",9} {"ps/el",7} | {"read GB/s",9} {"ps/el",7} | {"ggml/ours",9} {"ours/read",9} | {"max rel diff",12}");
 // Tiered JIT: a method reaches its optimized code only after the runtime has seen no new tier-0
 // code for a while, so every kernel is driven for two seconds before anything is timed.
@@ -105,18 +116,18 @@ internal static unsafe class Bench
         fixed (byte* wp = w) QuantKernels.VecDotRows(type, wp, w.Length / rows, 0, rows, a, y, n);
     }
 
-    static double Gbs(long bytes, double ms) => bytes / (ms * 1e6);
-    static double Ps(double ms, double elements) => ms * 1e9 / elements;
+    internal static double Gbs(long bytes, double ms) => bytes / (ms * 1e6);
+    internal static double Ps(double ms, double elements) => ms * 1e9 / elements;
 
     /// <summary>Milliseconds per repetition.</summary>
-    static double Time(Action f, int reps)
+    internal static double Time(Action f, int reps)
     {
         var sw = Stopwatch.StartNew();
         for (int i = 0; i < reps; i++) f();
         return sw.Elapsed.TotalMilliseconds / reps;
     }
 
-    static double Median(List<double> v)
+    internal static double Median(List<double> v)
     {
         v.Sort();
         return v.Count % 2 == 1 ? v[v.Count / 2] : (v[v.Count / 2 - 1] + v[v.Count / 2]) / 2;
@@ -124,7 +135,7 @@ internal static unsafe class Bench
 
     /// <summary>Largest |ours - ggml| relative to the largest |ggml| output: both engines did the same
     /// work only if this is at float-rounding level.</summary>
-    static double MaxRelDiff(float[] a, float[] b, bool have)
+    internal static double MaxRelDiff(float[] a, float[] b, bool have)
     {
         if (!have) return double.NaN;
         double d = 0, m = 1e-30;
@@ -160,7 +171,7 @@ internal static unsafe class Bench
 
     /// <summary>Real quantized rows: 64 distinct Gaussian rows through the reference quantizer, tiled
     /// over the matrix (the K-quant searches are too slow to run over 136 M weights).</summary>
-    static void FillWeights(GgmlType type, byte* w, long rb, int rows, int cols)
+    internal static void FillWeights(GgmlType type, byte* w, long rb, int rows, int cols)
     {
         int distinct = Math.Min(rows, 64);
         for (int r = 0; r < distinct; r++)
@@ -169,7 +180,7 @@ internal static unsafe class Bench
             Buffer.MemoryCopy(w + (r % distinct) * rb, w + r * rb, rb, rb);
     }
 
-    static float[] Gaussian(int n, int seed)
+    internal static float[] Gaussian(int n, int seed)
     {
         var r = new Random(seed);
         var x = new float[n];

@@ -111,7 +111,7 @@ internal static unsafe class Block32Simd
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    static Vector512<byte> Nibbles(byte* b0, byte* b1, Vector512<ulong> order, Vector512<ulong> shift)
+    internal static Vector512<byte> Nibbles(byte* b0, byte* b1, Vector512<ulong> order, Vector512<ulong> shift)
     {
         var q = Vector128.Load(b0 + 2).ToVector256Unsafe().WithUpper(Vector128.Load(b1 + 2)).AsUInt64().ToVector512Unsafe();
         return Avx512F.ShiftRightLogicalVariable(Avx512F.PermuteVar8x64(q, order), shift).AsByte() & Vector512.Create((byte)0x0F);

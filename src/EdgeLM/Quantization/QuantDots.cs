@@ -26,6 +26,19 @@ internal static unsafe class QuantDots
         _ => throw new NotSupportedException($"{type} dot products are not implemented"),
     };
 
+    /// <summary>A tiled kernel for rows x activations (see Block32Multi.Rows), or null where the type
+    /// has none at this level and the single-row dot is looped instead.</summary>
+    public static delegate*<byte*, long, int, byte*, long, int, float*, int, int, void> ResolveMulti(GgmlType type, SimdLevel level) =>
+        level != SimdLevel.Vector512 ? null : type switch
+        {
+            GgmlType.Q8_0 => &Block32Multi.Rows<SignedPair<Q8_0Block>>,
+            GgmlType.Q5_0 => &Block32Multi.Rows<SignedPair<Q5_0Block>>,
+            GgmlType.Q4_0 => &Block32Multi.Rows<Q4_0Pair>,
+            GgmlType.Q4_K => &KQuantMulti.RowsQ4_K,
+            GgmlType.Q6_K => &KQuantMulti.RowsQ6_K,
+            _ => null,
+        };
+
     static float DotF32(byte* w, byte* a, int n) =>
         TensorPrimitives.Dot(new ReadOnlySpan<float>(w, n), new ReadOnlySpan<float>(a, n));
     static float DotF16(byte* w, byte* a, int n) => F16.VecDot((ushort*)w, (ushort*)a, n);
