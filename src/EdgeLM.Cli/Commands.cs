@@ -14,6 +14,7 @@ public static class Commands
         PerplexityCommand.Create(),
         ConvertCommand.Create(),
         TraceCommand.Create(),
+        TokenizeCommand.Create(), DetokenizeCommand.Create(),
     ];
 
     public static Argument<string> ModelArgument() =>
