@@ -14,8 +14,10 @@ internal sealed class BpeEncoder
     readonly Dictionary<long, int> _rankByIds = new(MixedHash.Instance);
     readonly Dictionary<string, int> _rankByText = new(StringComparer.Ordinal);
     readonly bool _ignoreMerges;
-    readonly System.Collections.Concurrent.ConcurrentDictionary<string, int[]> _cache = new(StringComparer.Ordinal);
-    readonly System.Collections.Concurrent.ConcurrentDictionary<string, int[]>.AlternateLookup<ReadOnlySpan<char>> _cacheLookup;
+    // A plain dictionary under a lock: uncontended, that costs far less than ConcurrentDictionary's
+    // inserts (which the first pass over new text is full of).
+    readonly Dictionary<string, int[]> _cache = new(4096, StringComparer.Ordinal);
+    readonly Dictionary<string, int[]>.AlternateLookup<ReadOnlySpan<char>> _cacheLookup;
     const int CachedWordMax = 48;      // GPT-2 alphabet chars (bytes); longer pre-tokens are rarely repeated
     const int CacheEntriesMax = 1 << 16; // then the cache starts over: memory stays bounded on any input
 
@@ -56,15 +58,22 @@ internal sealed class BpeEncoder
             EncodeUncached(word, output);
             return;
         }
-        if (_cacheLookup.TryGetValue(word, out int[]? cached))
+        int[]? cached;
+        lock (_cache)
+            _cacheLookup.TryGetValue(word, out cached);
+        if (cached is not null)
         {
             output.AddRange(cached);
             return;
         }
         int first = output.Count;
         EncodeUncached(word, output);
-        if (_cache.Count >= CacheEntriesMax) _cache.Clear();
-        _cacheLookup.TryAdd(word, System.Runtime.InteropServices.CollectionsMarshal.AsSpan(output)[first..].ToArray());
+        int[] ids = System.Runtime.InteropServices.CollectionsMarshal.AsSpan(output)[first..].ToArray();
+        lock (_cache)
+        {
+            if (_cache.Count >= CacheEntriesMax) _cache.Clear();
+            _cacheLookup.TryAdd(word, ids);
+        }
     }
 
     void EncodeUncached(ReadOnlySpan<char> word, List<int> output)
