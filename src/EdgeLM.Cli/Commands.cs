@@ -16,6 +16,8 @@ public static class Commands
         TraceCommand.Create(),
         BenchCommand.Create(),
         TokenizerTrainCommand.Create(),
+        TokenizeCommand.Create(),
+        DetokenizeCommand.Create(),
     ];
 
     public static Argument<string> ModelArgument() =>

@@ -4,19 +4,28 @@
 // (leftmost on ties), and emit each symbol's token; a symbol with no token falls back to its ASCII
 // characters that are tokens (llama.cpp drops the rest). Ranks are looked up by the pair of token
 // ids, so the loop allocates nothing; the rare merge whose halves are not tokens is kept by text.
+// Natural text repeats its words, so the ids of short pre-tokens are cached (a bounded, thread-safe
+// map looked up by span: a hit allocates nothing and skips the merge loop).
 namespace EdgeLM.Tokenizers;
 
 internal sealed class BpeEncoder
 {
     readonly Dictionary<string, int>.AlternateLookup<ReadOnlySpan<char>> _ids;
-    readonly Dictionary<long, int> _rankByIds = [];
+    readonly Dictionary<long, int> _rankByIds = new(MixedHash.Instance);
     readonly Dictionary<string, int> _rankByText = new(StringComparer.Ordinal);
     readonly bool _ignoreMerges;
+    // A plain dictionary under a lock: uncontended, that costs far less than ConcurrentDictionary's
+    // inserts (which the first pass over new text is full of).
+    readonly Dictionary<string, int[]> _cache = new(4096, StringComparer.Ordinal);
+    readonly Dictionary<string, int[]>.AlternateLookup<ReadOnlySpan<char>> _cacheLookup;
+    const int CachedWordMax = 48;      // GPT-2 alphabet chars (bytes); longer pre-tokens are rarely repeated
+    const int CacheEntriesMax = 1 << 16; // then the cache starts over: memory stays bounded on any input
 
     public BpeEncoder(Dictionary<string, int> ids, string[] merges, bool ignoreMerges)
     {
         _ids = ids.GetAlternateLookup<ReadOnlySpan<char>>();
         _ignoreMerges = ignoreMerges;
+        _cacheLookup = _cache.GetAlternateLookup<ReadOnlySpan<char>>();
         for (int rank = 0; rank < merges.Length; rank++)
         {
             string m = merges[rank];
@@ -32,9 +41,43 @@ internal sealed class BpeEncoder
 
     static long Key(int a, int b) => ((long)a << 32) | (uint)b;
 
+    // long.GetHashCode is hi ^ lo: for pairs of token ids (both below ~2^18) that folds 150K merges
+    // onto few, clustered buckets. A multiplicative (Fibonacci) hash spreads them.
+    sealed class MixedHash : IEqualityComparer<long>
+    {
+        public static readonly MixedHash Instance = new();
+        public bool Equals(long x, long y) => x == y;
+        public int GetHashCode(long k) => (int)(((ulong)k * 0x9E3779B97F4A7C15UL) >> 32);
+    }
+
     public void Encode(ReadOnlySpan<char> word, List<int> output)
     {
         if (word.IsEmpty) return;
+        if (word.Length > CachedWordMax)
+        {
+            EncodeUncached(word, output);
+            return;
+        }
+        int[]? cached;
+        lock (_cache)
+            _cacheLookup.TryGetValue(word, out cached);
+        if (cached is not null)
+        {
+            output.AddRange(cached);
+            return;
+        }
+        int first = output.Count;
+        EncodeUncached(word, output);
+        int[] ids = System.Runtime.InteropServices.CollectionsMarshal.AsSpan(output)[first..].ToArray();
+        lock (_cache)
+        {
+            if (_cache.Count >= CacheEntriesMax) _cache.Clear();
+            _cacheLookup.TryAdd(word, ids);
+        }
+    }
+
+    void EncodeUncached(ReadOnlySpan<char> word, List<int> output)
+    {
         if (_ignoreMerges && _ids.TryGetValue(word, out int whole))
         {
             output.Add(whole);

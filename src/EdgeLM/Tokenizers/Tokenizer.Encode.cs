@@ -160,10 +160,16 @@ public sealed partial class Tokenizer
     internal bool StripsLeadingSpace => IsSentencePiece && Data.AddSpacePrefix;
 
     /// <summary>Decodes ids to text; invalid UTF-8 becomes U+FFFD. Control and unknown tokens show unless skipped.</summary>
-    public string Decode(IEnumerable<int> ids, bool skipSpecial = false)
+    public string Decode(IEnumerable<int> ids, bool skipSpecial = false) => Encoding.UTF8.GetString(DecodeToUtf8(ids, skipSpecial));
+
+    /// <summary>
+    /// The exact bytes the ids stand for (as llama.cpp's detokenize gives them; byte tokens may leave
+    /// incomplete UTF-8). Control and unknown tokens show unless skipped.
+    /// </summary>
+    public byte[] DecodeToUtf8(IEnumerable<int> ids, bool skipSpecial = false)
     {
         ArgumentNullException.ThrowIfNull(ids);
-        var bytes = new List<byte>();
+        var bytes = new System.Buffers.ArrayBufferWriter<byte>();
         bool atStart = true;
         foreach (int id in ids)
         {
@@ -172,9 +178,10 @@ public sealed partial class Tokenizer
             if (piece.IsEmpty) continue;
             if (atStart && StripsLeadingSpace && piece[0] == (byte)' ' && _types[id] != TokenType.Control) piece = piece[1..];
             atStart = false;
-            foreach (byte b in piece) bytes.Add(b);
+            piece.CopyTo(bytes.GetSpan(piece.Length));
+            bytes.Advance(piece.Length);
         }
-        return Encoding.UTF8.GetString(System.Runtime.InteropServices.CollectionsMarshal.AsSpan(bytes));
+        return bytes.WrittenSpan.ToArray();
     }
 
     /// <summary>A decoder fed one id at a time that returns only complete characters.</summary>

@@ -1,6 +1,8 @@
 // Seeded random test strings that stress pre-tokenizers: mixed scripts, CJK, emoji, combining marks,
 // control characters, runs of spaces / tabs / newlines, digits of several scripts, contractions.
-// Only long-assigned code points, so Unicode-version differences between .NET and llama.cpp's
+// Unpaired surrogates are included: llama.cpp receives the text from LLamaSharp's Tokenize, which
+// encodes the .NET string with Encoding.UTF8, so each lone surrogate reaches it as EF BF BD (U+FFFD);
+// Tokenizer.Encode makes the same replacement. Only long-assigned code points, so Unicode-version differences between .NET and llama.cpp's
 // tables do not show up as false failures.
 using System.Text;
 
@@ -25,8 +27,10 @@ internal static class RandomText
         int parts = rng.Next(1, 14);
         for (int i = 0; i < parts; i++)
         {
-            switch (rng.Next(8))
+            switch (rng.Next(10))
             {
+                case 8: sb.Append(LongRun(rng)); break;
+                case 9: sb.Append(rng.Next(2) == 0 ? '\uD83D' : '\uDE00'); break; // a lone high or low surrogate
                 case 0: case 1: case 2: sb.Append(Words[rng.Next(Words.Length)]); break;
                 case 3: sb.Append(Spaces[rng.Next(Spaces.Length)]); break;
                 case 4: sb.Append(rng.Next(0, 100000).ToString(System.Globalization.CultureInfo.InvariantCulture)); break;
@@ -35,6 +39,17 @@ internal static class RandomText
                 default: sb.Append(' ').Append(Words[rng.Next(Words.Length)]); break;
             }
         }
+        return sb.ToString();
+    }
+
+    // Long runs where pre-tokenizers' whitespace and digit rules interact: spaces before a word,
+    // mixed tab / newline runs, digit strings longer than the 3-digit groups of llama3 and qwen2.
+    static string LongRun(Random rng)
+    {
+        string[] units = [" ", "\t", "\n", "\r\n", " \n", "0123456789", "7", "\u3000"];
+        var sb = new StringBuilder();
+        string unit = units[rng.Next(units.Length)];
+        for (int n = rng.Next(8, 80); n > 0; n--) sb.Append(rng.Next(6) == 0 ? units[rng.Next(units.Length)] : unit);
         return sb.ToString();
     }
 
