@@ -15,7 +15,7 @@ public class EngineAgreementTests
     /// vector dots vs the engine's matmul kernels, per-row softmax); over 2 layers of logits of magnitude
     /// ~10 (RandomModel scales the head up) the differences measured are ~1e-5; 1e-3 leaves margin and
     /// is far below what a wrong RoPE ordering, head mapping or missing bias produces (≥ 0.1).</summary>
-    const float LogitTolerance = 1e-3f;
+    public const float LogitTolerance = 1e-3f;
 
     [Theory]
     [InlineData("llama", false)]
