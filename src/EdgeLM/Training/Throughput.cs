@@ -22,15 +22,16 @@ public static class Throughput
         return (double)pool.ThreadCount * iterations * FmaJob.Chains * Vector<float>.Count * 2 / seconds;
     }
 
-    /// <summary>Tokens per second of full training steps (forward, backward, AdamW) after one warm-up step.</summary>
-    public static double TokensPerSecond(Transformer model, int steps, WorkerPool pool)
+    /// <summary>Tokens per second of full training steps (forward, backward, AdamW) after warm-up steps
+    /// (the JIT's tiering needs a few calls of each kernel before the code is final).</summary>
+    public static double TokensPerSecond(Transformer model, int steps, WorkerPool pool, int warmupSteps = 5)
     {
         var rng = new Random(1);
         int n = model.Acts.B * model.Acts.T;
         var tokens = new int[Math.Max(4 * n, 4096)];
         for (int i = 0; i < tokens.Length; i++) tokens[i] = rng.Next(ByteDataset.FirstByte, model.Config.Model.VocabSize);
-        var trainer = new Trainer(model, tokens, new TrainingOptions { Steps = steps + 1, WarmupSteps = 1 }, pool);
-        trainer.Step();
+        var trainer = new Trainer(model, tokens, new TrainingOptions { Steps = steps + warmupSteps, WarmupSteps = 1 }, pool);
+        for (int s = 0; s < warmupSteps; s++) trainer.Step();
         var sw = Stopwatch.StartNew();
         for (int s = 0; s < steps; s++) trainer.Step();
         return (double)steps * n / sw.Elapsed.TotalSeconds;
@@ -45,6 +46,7 @@ public static class Throughput
         public const int Chains = 8;
         public float Sink;
 
+        [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
         public void Execute(int start, int end)
         {
             var m = new Vector<float>(0.999f);
