@@ -14,9 +14,10 @@ public class TrainingLoopTests
 {
     const int Steps = 300;
 
-    /// <summary>Measured: 2.62 nats after 300 steps (unigram baseline 3.35). The bound leaves ~0.25 nats of
-    /// margin for other vector widths' rounding, yet is far below what a model without context can reach.</summary>
-    const double MaxFinalValidationLoss = 2.9;
+    /// <summary>Measured: 2.58 nats after 300 steps (unigram baseline 3.35; the curve reads 5.55, 3.19, 2.96,
+    /// 2.77, 2.65, 2.61, 2.58 every 50 steps). The bound leaves ~0.27 nats of margin for other vector widths'
+    /// rounding, yet is far below what a model without context can reach.</summary>
+    const double MaxFinalValidationLoss = 2.85;
 
     [Fact]
     public void A_tiny_llama_learns_shakespeare_well_below_the_unigram_baseline()
@@ -30,7 +31,7 @@ public class TrainingLoopTests
         using var pool = new WorkerPool(2);
         var trainer = new Trainer(m, data.Train, new TrainingOptions
         {
-            Steps = Steps, MaxLearningRate = 3e-3f, MinLearningRate = 3e-4f, WarmupSteps = 20, Seed = 1,
+            Steps = Steps, MaxLearningRate = 6e-3f, MinLearningRate = 6e-4f, WarmupSteps = 20, Seed = 1,
         }, pool);
         var curve = new List<(int Step, float Val)>();
         var sw = Stopwatch.StartNew();
