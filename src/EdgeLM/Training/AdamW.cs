@@ -38,8 +38,10 @@ public sealed class AdamW
     public void Step(float lr)
     {
         StepCount++;
-        foreach (var t in _p.Tensors)
+        var tensors = _p.Tensors;
+        for (int i = 0; i < tensors.Count; i++) // indexed: an interface foreach would allocate an enumerator
         {
+            var t = tensors[i];
             float decay = t.IsMatrix ? Options.WeightDecay : 0f;
             Update(t.Of(_p.Data), t.Of(_p.Grad), _m.AsSpan(t.Offset, t.Length), _v.AsSpan(t.Offset, t.Length), lr, decay, StepCount, Options);
         }

@@ -57,7 +57,7 @@ public sealed class Trainer
     /// <summary>One optimizer step; returns the mean training loss of its micro-batches.</summary>
     public StepStats Step()
     {
-        var sw = Stopwatch.StartNew();
+        long start = Stopwatch.GetTimestamp();
         int K = Math.Max(1, Options.AccumulationSteps);
         _model.ZeroGrad();
         double loss = 0;
@@ -72,7 +72,7 @@ public sealed class Trainer
             : Gradients.GlobalNorm(_model.Parameters.Grad);
         float lr = Schedule.At(_step);
         Optimizer.Step(lr);
-        return new StepStats(_step++, (float)(loss / K), lr, norm, sw.Elapsed.TotalSeconds);
+        return new StepStats(_step++, (float)(loss / K), lr, norm, Stopwatch.GetElapsedTime(start).TotalSeconds);
     }
 
     /// <summary>Mean loss over consecutive windows of <paramref name="tokens"/> (up to <paramref name="maxBatches"/>

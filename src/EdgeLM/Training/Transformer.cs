@@ -53,6 +53,10 @@ public sealed class Transformer
         RmsNorm.Forward(Acts.LnF.Of(a), Acts.LnFRstd.Of(a), x.Of(a), Parameters.OutputNorm.Of(p), N, C, c.RmsEps);
         Linear.Forward(Acts.Logits.Of(a), Acts.LnF.Of(a), Parameters.Output.Of(p), default, N, C, V, pool);
         if (targets.IsEmpty) return float.NaN;
+        if (targets.Length != N) throw new ArgumentException($"expected {N} targets, got {targets.Length}", nameof(targets));
+        foreach (int tok in targets)
+            if ((uint)tok >= (uint)V) throw new ArgumentOutOfRangeException(nameof(targets), $"target id {tok} is outside the vocabulary (0..{V - 1})");
+        if (!mask.IsEmpty && mask.Length != N) throw new ArgumentException($"expected {N} mask entries, got {mask.Length}", nameof(mask));
         targets.CopyTo(Targets);
         if (mask.IsEmpty) Mask.AsSpan().Fill(true);
         else mask.CopyTo(Mask);

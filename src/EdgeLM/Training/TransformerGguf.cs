@@ -41,6 +41,10 @@ public static class TransformerGguf
     {
         var c = m.Config.Model;
         string a = c.Architecture;
+        // GGUF llama means interleaved-pair RoPE; weights trained in rotate-half order (from a Hugging Face
+        // llama) would need their Q/K rows permuted first, which is not done here.
+        if (a == "llama" && c.RopeNeox)
+            throw new NotSupportedException("this llama model uses rotate-half RoPE (Hugging Face order); exporting it to GGUF needs the Q/K rows permuted, which is not supported yet");
         var w = new GgufWriter();
         w.Set("general.architecture", a)
          .Set("general.name", name)
