@@ -1,7 +1,8 @@
 // A first training run: a tiny llama learns Shakespeare byte by byte. The validation loss (last 10%
 // of the file, never trained on) must fall well below the unigram baseline within the time budget,
 // and trend down along the way; the trained model, exported to GGUF with its byte vocabulary, is
-// then run by the engine, which must reproduce the training-side loss on validation text.
+// then run by the engine and by llama.cpp, whose logits must match the training forward and whose
+// greedy samples must agree.
 using System.Diagnostics;
 using EdgeLM.Kernels;
 using EdgeLM.Models;
@@ -18,6 +19,10 @@ public class TrainingLoopTests
     /// 2.77, 2.65, 2.61, 2.58 every 50 steps). The bound leaves ~0.27 nats of margin for other vector widths'
     /// rounding, yet is far below what a model without context can reach.</summary>
     const double MaxFinalValidationLoss = 2.85;
+
+    /// <summary>llama.cpp runs the exported F32 model with F32 keys and values (LlamaCppOracle): only the
+    /// summation order differs, as in the engine's own parity tests (Models/LlamaCppParityTests).</summary>
+    const float LlamaCppRelativeTolerance = 1e-4f;
 
     [Fact]
     public void A_tiny_llama_learns_shakespeare_well_below_the_unigram_baseline()
@@ -76,6 +81,10 @@ public class TrainingLoopTests
         var (max, pos, idx, _) = Models.EngineHarness.Compare(training, engine);
         Console.WriteLine($"trained model: engine vs training logits max |Δ| {max:E2} at position {pos}, logit {idx}");
         Assert.True(max <= EngineAgreementTests.LogitTolerance, $"max |Δlogit| {max}");
+        var llama = LlamaCppOracle.Logits(path, inputs);
+        var (lmax, lpos, lidx, lscale) = Models.EngineHarness.Compare(training, llama);
+        Console.WriteLine($"trained model: llama.cpp vs training logits max |Δ| {lmax:E2} at position {lpos}, logit {lidx} (scale {lscale:F1})");
+        Assert.True(lmax <= LlamaCppRelativeTolerance * lscale, $"llama.cpp: max |Δlogit| {lmax}");
 
         var prompt = new List<int> { ByteDataset.Bos };
         prompt.AddRange("ROMEO:\n".Select(ch => ByteDataset.FirstByte + ch));
@@ -86,5 +95,6 @@ public class TrainingLoopTests
         Assert.All(sample, id => Assert.InRange(id, ByteDataset.FirstByte, ByteDataset.VocabSize - 1));
         string expected = System.Text.Encoding.UTF8.GetString(sample.Select(id => (byte)(id - ByteDataset.FirstByte)).ToArray());
         Assert.Equal(expected, decoded);
+        Assert.Equal(sample, LlamaCppOracle.Greedy(path, prompt, sample.Length));
     }
 }
