@@ -36,6 +36,36 @@ public static unsafe class Linear
         }
     }
 
+    /// <summary>Scalar reference for <see cref="Forward"/>: the plain triple loop, the oracle of the blocked kernels.</summary>
+    public static void ForwardReference(Span<float> output, ReadOnlySpan<float> inp, ReadOnlySpan<float> weight, ReadOnlySpan<float> bias,
+        int N, int C, int OC)
+    {
+        for (int n = 0; n < N; n++)
+            for (int o = 0; o < OC; o++)
+            {
+                float s = bias.IsEmpty ? 0f : bias[o];
+                for (int c = 0; c < C; c++) s += inp[n * C + c] * weight[o * C + c];
+                output[n * OC + o] = s;
+            }
+    }
+
+    /// <summary>Scalar reference for <see cref="Backward"/>.</summary>
+    public static void BackwardReference(Span<float> dinp, Span<float> dweight, Span<float> dbias, ReadOnlySpan<float> dout,
+        ReadOnlySpan<float> inp, ReadOnlySpan<float> weight, int N, int C, int OC)
+    {
+        for (int n = 0; n < N; n++)
+            for (int o = 0; o < OC; o++)
+            {
+                float d = dout[n * OC + o];
+                if (!dbias.IsEmpty) dbias[o] += d;
+                for (int c = 0; c < C; c++)
+                {
+                    if (!dinp.IsEmpty) dinp[n * C + c] += d * weight[o * C + c];
+                    dweight[o * C + c] += d * inp[n * C + c];
+                }
+            }
+    }
+
     static void Run(LinearJob.Mode mode, float* a, float* b, float* c, float* d, int N, int C, int OC, WorkerPool? pool)
     {
         var job = t_job ??= new LinearJob();
