@@ -111,13 +111,21 @@ sealed unsafe class LinearJob : IParallelJob
         for (int blk = start; blk < end; blk++)
         {
             int o = blk * 4, rows = Math.Min(4, OC - o);
-            for (int n = 0; n < N; n++)
+            float* w = _c + (long)o * C;
+            int n = 0;
+            // Two token rows at a time share each weight load (LinearKernels.Dot2x4).
+            if (rows == 4)
+                for (; n + 2 <= N; n += 2)
+                    LinearKernels.Dot2x4(_b + (long)n * C, _b + (long)(n + 1) * C, w, C, _a + (long)n * OC + o, _a + (long)(n + 1) * OC + o);
+            for (; n < N; n++)
             {
                 float* x = _b + (long)n * C, y = _a + (long)n * OC + o;
-                if (rows == 4) LinearKernels.Dot4(x, _c + (long)o * C, C, y);
-                else for (int r = 0; r < rows; r++) y[r] = LinearKernels.Dot(x, _c + (long)(o + r) * C, C);
-                if (_d != null) for (int r = 0; r < rows; r++) y[r] += _d[o + r];
+                if (rows == 4) LinearKernels.Dot4(x, w, C, y);
+                else for (int r = 0; r < rows; r++) y[r] = LinearKernels.Dot(x, w + (long)r * C, C);
             }
+            if (_d != null)
+                for (n = 0; n < N; n++)
+                    for (int r = 0; r < rows; r++) _a[(long)n * OC + o + r] += _d[o + r];
         }
     }
 
@@ -125,7 +133,20 @@ sealed unsafe class LinearJob : IParallelJob
     void BackwardInput(int start, int end)
     {
         int C = _cols, OC = _oc;
-        for (int n = start; n < end; n++)
+        int n = start;
+        // Two token rows at a time share each weight-row load (LinearKernels.Axpy4x2).
+        for (; n + 2 <= end; n += 2)
+        {
+            float* dx0 = _a + (long)n * C, dy0 = _b + (long)n * OC;
+            int o = 0;
+            for (; o + 4 <= OC; o += 4) LinearKernels.Axpy4x2(dx0, dx0 + C, dy0 + o, dy0 + OC + o, _c + (long)o * C, C, C);
+            for (; o < OC; o++)
+            {
+                LinearKernels.Axpy(dx0, dy0[o], _c + (long)o * C, C);
+                LinearKernels.Axpy(dx0 + C, dy0[OC + o], _c + (long)o * C, C);
+            }
+        }
+        for (; n < end; n++)
         {
             float* dx = _a + (long)n * C, dy = _b + (long)n * OC;
             int o = 0;
@@ -138,10 +159,32 @@ sealed unsafe class LinearJob : IParallelJob
     void BackwardWeight(int start, int end)
     {
         int N = _n, C = _cols, OC = _oc;
+        float* coef = stackalloc float[8];
         for (int blk = start; blk < end; blk++)
         {
-            int oEnd = Math.Min(OC, blk * 4 + 4);
-            for (int o = blk * 4; o < oEnd; o++)
+            int o = blk * 4, oEnd = Math.Min(OC, blk * 4 + 4);
+            // Two weight rows at a time share each input-row load (LinearKernels.Axpy4x2); the four
+            // coefficients of each are a strided column of dout, gathered first.
+            for (; o + 2 <= oEnd; o += 2)
+            {
+                float* dw0 = _a + (long)o * C;
+                int n = 0;
+                for (; n + 4 <= N; n += 4)
+                {
+                    for (int j = 0; j < 4; j++)
+                    {
+                        coef[j] = _b[(long)(n + j) * OC + o];
+                        coef[4 + j] = _b[(long)(n + j) * OC + o + 1];
+                    }
+                    LinearKernels.Axpy4x2(dw0, dw0 + C, coef, coef + 4, _c + (long)n * C, C, C);
+                }
+                for (; n < N; n++)
+                {
+                    LinearKernels.Axpy(dw0, _b[(long)n * OC + o], _c + (long)n * C, C);
+                    LinearKernels.Axpy(dw0 + C, _b[(long)n * OC + o + 1], _c + (long)n * C, C);
+                }
+            }
+            for (; o < oEnd; o++)
             {
                 float* dw = _a + (long)o * C;
                 int n = 0;
@@ -149,13 +192,14 @@ sealed unsafe class LinearJob : IParallelJob
                     LinearKernels.Axpy4(dw, _b[(long)n * OC + o], _b[(long)(n + 1) * OC + o], _b[(long)(n + 2) * OC + o],
                         _b[(long)(n + 3) * OC + o], _c + (long)n * C, C, C);
                 for (; n < N; n++) LinearKernels.Axpy(dw, _b[(long)n * OC + o], _c + (long)n * C, C);
-                if (_d != null)
+            }
+            if (_d != null)
+                for (o = blk * 4; o < oEnd; o++)
                 {
                     float s = 0;
-                    for (n = 0; n < N; n++) s += _b[(long)n * OC + o];
+                    for (int n = 0; n < N; n++) s += _b[(long)n * OC + o];
                     _d[o] += s;
                 }
-            }
         }
     }
 }

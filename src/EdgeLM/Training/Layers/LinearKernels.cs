@@ -60,4 +60,65 @@ static unsafe class LinearKernels
         }
         for (; i < n; i++) y[i] += a0 * x[i] + a1 * x1[i] + a2 * x2[i] + a3 * x3[i];
     }
+
+    /// <summary>y0[r] = Σ x0[i]·w[r·n + i], y1[r] = Σ x1[i]·w[r·n + i] for r = 0..3: a 2×4 tile, 6 loads per 8 FMAs.</summary>
+    public static void Dot2x4(float* x0, float* x1, float* w, int n, float* y0, float* y1)
+    {
+        int W = Vector<float>.Count, i = 0;
+        Vector<float> a0 = default, a1 = default, a2 = default, a3 = default;
+        Vector<float> b0 = default, b1 = default, b2 = default, b3 = default;
+        float* w1 = w + n, w2 = w1 + n, w3 = w2 + n;
+        for (; i + W <= n; i += W)
+        {
+            var u = Unsafe.ReadUnaligned<Vector<float>>(x0 + i);
+            var v = Unsafe.ReadUnaligned<Vector<float>>(x1 + i);
+            var k = Unsafe.ReadUnaligned<Vector<float>>(w + i);
+            a0 = Vector.FusedMultiplyAdd(u, k, a0); b0 = Vector.FusedMultiplyAdd(v, k, b0);
+            k = Unsafe.ReadUnaligned<Vector<float>>(w1 + i);
+            a1 = Vector.FusedMultiplyAdd(u, k, a1); b1 = Vector.FusedMultiplyAdd(v, k, b1);
+            k = Unsafe.ReadUnaligned<Vector<float>>(w2 + i);
+            a2 = Vector.FusedMultiplyAdd(u, k, a2); b2 = Vector.FusedMultiplyAdd(v, k, b2);
+            k = Unsafe.ReadUnaligned<Vector<float>>(w3 + i);
+            a3 = Vector.FusedMultiplyAdd(u, k, a3); b3 = Vector.FusedMultiplyAdd(v, k, b3);
+        }
+        float s0 = Vector.Sum(a0), s1 = Vector.Sum(a1), s2 = Vector.Sum(a2), s3 = Vector.Sum(a3);
+        float t0 = Vector.Sum(b0), t1 = Vector.Sum(b1), t2 = Vector.Sum(b2), t3 = Vector.Sum(b3);
+        for (; i < n; i++)
+        {
+            s0 += x0[i] * w[i]; s1 += x0[i] * w1[i]; s2 += x0[i] * w2[i]; s3 += x0[i] * w3[i];
+            t0 += x1[i] * w[i]; t1 += x1[i] * w1[i]; t2 += x1[i] * w2[i]; t3 += x1[i] * w3[i];
+        }
+        y0[0] = s0; y0[1] = s1; y0[2] = s2; y0[3] = s3;
+        y1[0] = t0; y1[1] = t1; y1[2] = t2; y1[3] = t3;
+    }
+
+    /// <summary>y0 += Σj a[j]·x_j and y1 += Σj b[j]·x_j over four rows x_j <paramref name="stride"/> apart:
+    /// each loaded x vector feeds both outputs.</summary>
+    public static void Axpy4x2(float* y0, float* y1, float* a, float* b, float* x, int stride, int n)
+    {
+        int W = Vector<float>.Count, i = 0;
+        float* x1 = x + stride, x2 = x1 + stride, x3 = x2 + stride;
+        Vector<float> a0 = new(a[0]), a1 = new(a[1]), a2 = new(a[2]), a3 = new(a[3]);
+        Vector<float> b0 = new(b[0]), b1 = new(b[1]), b2 = new(b[2]), b3 = new(b[3]);
+        for (; i + W <= n; i += W)
+        {
+            var p = Unsafe.ReadUnaligned<Vector<float>>(y0 + i);
+            var q = Unsafe.ReadUnaligned<Vector<float>>(y1 + i);
+            var k = Unsafe.ReadUnaligned<Vector<float>>(x + i);
+            p = Vector.FusedMultiplyAdd(a0, k, p); q = Vector.FusedMultiplyAdd(b0, k, q);
+            k = Unsafe.ReadUnaligned<Vector<float>>(x1 + i);
+            p = Vector.FusedMultiplyAdd(a1, k, p); q = Vector.FusedMultiplyAdd(b1, k, q);
+            k = Unsafe.ReadUnaligned<Vector<float>>(x2 + i);
+            p = Vector.FusedMultiplyAdd(a2, k, p); q = Vector.FusedMultiplyAdd(b2, k, q);
+            k = Unsafe.ReadUnaligned<Vector<float>>(x3 + i);
+            p = Vector.FusedMultiplyAdd(a3, k, p); q = Vector.FusedMultiplyAdd(b3, k, q);
+            Unsafe.WriteUnaligned(y0 + i, p);
+            Unsafe.WriteUnaligned(y1 + i, q);
+        }
+        for (; i < n; i++)
+        {
+            y0[i] += a[0] * x[i] + a[1] * x1[i] + a[2] * x2[i] + a[3] * x3[i];
+            y1[i] += b[0] * x[i] + b[1] * x1[i] + b[2] * x2[i] + b[3] * x3[i];
+        }
+    }
 }
