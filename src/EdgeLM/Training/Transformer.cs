@@ -63,7 +63,7 @@ public sealed class Transformer
         return CrossEntropy.Forward(Acts.Probs.Of(a), Acts.Losses.Of(a), Acts.Logits.Of(a), Targets, Mask, N, V);
     }
 
-    void BlockForward(int l, Buffer input, WorkerPool? pool)
+    void BlockForward(int l, ActivationBuffer input, WorkerPool? pool)
     {
         var c = Config.Model;
         var w = Parameters.Layers[l];
@@ -125,7 +125,7 @@ public sealed class Transformer
         Encoder.Backward(Parameters.TokenEmbd.Of(g), Acts.Encoded.Of(d), Inputs, N, C);
     }
 
-    void BlockBackward(int l, Buffer input, WorkerPool? pool)
+    void BlockBackward(int l, ActivationBuffer input, WorkerPool? pool)
     {
         var c = Config.Model;
         var w = Parameters.Layers[l];

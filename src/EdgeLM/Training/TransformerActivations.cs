@@ -5,7 +5,7 @@
 namespace EdgeLM.Training;
 
 /// <summary>A slice of the activation (or activation-gradient) array.</summary>
-public readonly record struct Buffer(int Offset, int Length)
+public readonly record struct ActivationBuffer(int Offset, int Length)
 {
     public Span<float> Of(float[] storage) => storage.AsSpan(Offset, Length);
 }
@@ -13,15 +13,15 @@ public readonly record struct Buffer(int Offset, int Length)
 /// <summary>One block's saved activations. The residual stream after attention (XAttn) and after the
 /// FFN (XFfn) hold the projection output plus the incoming residual.</summary>
 public sealed record LayerActivations(
-    Buffer Ln1, Buffer Ln1Rstd,                  // (N, C), (N)
-    Buffer Q, Buffer K, Buffer V,                // (N, Hq·D), (N, Hkv·D), (N, Hkv·D), after bias
-    Buffer QNormed, Buffer QRstd,                // (N, Hq·D), (N·Hq): qwen3 only, else empty
-    Buffer KNormed, Buffer KRstd,                // (N, Hkv·D), (N·Hkv): qwen3 only, else empty
-    Buffer QRope, Buffer KRope,                  // (N, Hq·D), (N, Hkv·D)
-    Buffer Att, Buffer AttY, Buffer XAttn,       // (B, Hq, T, T), (N, Hq·D), (N, C)
-    Buffer Ln2, Buffer Ln2Rstd,                  // (N, C), (N)
-    Buffer Gate, Buffer Up, Buffer Swi,          // (N, F) each
-    Buffer XFfn);                                // (N, C)
+    ActivationBuffer Ln1, ActivationBuffer Ln1Rstd,                  // (N, C), (N)
+    ActivationBuffer Q, ActivationBuffer K, ActivationBuffer V,                // (N, Hq·D), (N, Hkv·D), (N, Hkv·D), after bias
+    ActivationBuffer QNormed, ActivationBuffer QRstd,                // (N, Hq·D), (N·Hq): qwen3 only, else empty
+    ActivationBuffer KNormed, ActivationBuffer KRstd,                // (N, Hkv·D), (N·Hkv): qwen3 only, else empty
+    ActivationBuffer QRope, ActivationBuffer KRope,                  // (N, Hq·D), (N, Hkv·D)
+    ActivationBuffer Att, ActivationBuffer AttY, ActivationBuffer XAttn,       // (B, Hq, T, T), (N, Hq·D), (N, C)
+    ActivationBuffer Ln2, ActivationBuffer Ln2Rstd,                  // (N, C), (N)
+    ActivationBuffer Gate, ActivationBuffer Up, ActivationBuffer Swi,          // (N, F) each
+    ActivationBuffer XFfn);                                // (N, C)
 
 public sealed class TransformerActivations
 {
@@ -68,17 +68,17 @@ public sealed class TransformerActivations
     public float[] RopeCos { get; }
     public float[] RopeSin { get; }
 
-    public Buffer Encoded { get; }                       // (N, C)
+    public ActivationBuffer Encoded { get; }                       // (N, C)
     public IReadOnlyList<LayerActivations> Layers { get; }
-    public Buffer LnF { get; }                           // (N, C)
-    public Buffer LnFRstd { get; }                       // (N)
-    public Buffer Logits { get; }                        // (N, V)
-    public Buffer Probs { get; }                         // (N, V)
-    public Buffer Losses { get; }                        // (N)
+    public ActivationBuffer LnF { get; }                           // (N, C)
+    public ActivationBuffer LnFRstd { get; }                       // (N)
+    public ActivationBuffer Logits { get; }                        // (N, V)
+    public ActivationBuffer Probs { get; }                         // (N, V)
+    public ActivationBuffer Losses { get; }                        // (N)
 
-    Buffer Add(int n)
+    ActivationBuffer Add(int n)
     {
-        var b = new Buffer(_count, n);
+        var b = new ActivationBuffer(_count, n);
         _count = checked(_count + n);
         return b;
     }
