@@ -1,0 +1,178 @@
+// A trainable llama-family decoder (llama, qwen2 with Q/K/V biases, qwen3 with per-head q/k norms;
+// tied or separate output head) composed from the layers in Training/Layers. The forward pass is
+// the engine's DecoderModel.Forward (llama.cpp's build_llama / build_qwen2 / build_qwen3) over
+// B independent sequences of T tokens each starting at position 0; the backward pass walks it in
+// reverse. F32 throughout. Not an inference engine: there is no KV cache; export to GGUF for that.
+// Legend: B = batch, T = time, N = B·T, C = n_embd, Hq/Hkv = heads, D = head size, F = FFN width, V = vocab.
+using EdgeLM.Training.Layers;
+using WorkerPool = EdgeLM.Kernels.WorkerPool;
+
+namespace EdgeLM.Training;
+
+public sealed class Transformer
+{
+    public Transformer(TransformerConfig config, int B, int T)
+    {
+        Config = config;
+        Parameters = new TransformerParameters(config);
+        Acts = new TransformerActivations(config, B, T);
+        Inputs = new int[B * T];
+        Targets = new int[B * T];
+        Mask = new bool[B * T];
+    }
+
+    public TransformerConfig Config { get; }
+    public TransformerParameters Parameters { get; }
+    public TransformerActivations Acts { get; }
+    /// <summary>The batch of the last Forward: inputs, targets and which positions count, (B, T) each.</summary>
+    public int[] Inputs { get; }
+    public int[] Targets { get; }
+    public bool[] Mask { get; }
+    /// <summary>Logits of the last Forward, (N, V).</summary>
+    public ReadOnlySpan<float> Logits => Acts.Logits.Of(Acts.Data);
+
+    /// <summary>Runs inputs (B·T) through the model; with targets, returns the mean cross-entropy over the
+    /// positions mask selects (every position when mask is empty), else NaN.</summary>
+    public float Forward(ReadOnlySpan<int> inputs, ReadOnlySpan<int> targets, ReadOnlySpan<bool> mask, WorkerPool? pool = null)
+    {
+        var c = Config.Model;
+        int B = Acts.B, T = Acts.T, N = B * T, C = c.EmbeddingLength, V = c.VocabSize;
+        if (inputs.Length != N) throw new ArgumentException($"expected {N} tokens (B={B}, T={T}), got {inputs.Length}", nameof(inputs));
+        foreach (int tok in inputs)
+            if ((uint)tok >= (uint)V) throw new ArgumentOutOfRangeException(nameof(inputs), $"token id {tok} is outside the vocabulary (0..{V - 1})");
+        inputs.CopyTo(Inputs);
+        var p = Parameters.Data;
+        var a = Acts.Data;
+        Encoder.Forward(Acts.Encoded.Of(a), inputs, Parameters.TokenEmbd.Of(p), N, C);
+        var x = Acts.Encoded;
+        for (int l = 0; l < c.BlockCount; l++)
+        {
+            BlockForward(l, x, pool);
+            x = Acts.Layers[l].XFfn;
+        }
+        RmsNorm.Forward(Acts.LnF.Of(a), Acts.LnFRstd.Of(a), x.Of(a), Parameters.OutputNorm.Of(p), N, C, c.RmsEps);
+        Linear.Forward(Acts.Logits.Of(a), Acts.LnF.Of(a), Parameters.Output.Of(p), default, N, C, V, pool);
+        if (targets.IsEmpty) return float.NaN;
+        if (targets.Length != N) throw new ArgumentException($"expected {N} targets, got {targets.Length}", nameof(targets));
+        foreach (int tok in targets)
+            if ((uint)tok >= (uint)V) throw new ArgumentOutOfRangeException(nameof(targets), $"target id {tok} is outside the vocabulary (0..{V - 1})");
+        if (!mask.IsEmpty && mask.Length != N) throw new ArgumentException($"expected {N} mask entries, got {mask.Length}", nameof(mask));
+        targets.CopyTo(Targets);
+        if (mask.IsEmpty) Mask.AsSpan().Fill(true);
+        else mask.CopyTo(Mask);
+        return CrossEntropy.Forward(Acts.Probs.Of(a), Acts.Losses.Of(a), Acts.Logits.Of(a), Targets, Mask, N, V);
+    }
+
+    void BlockForward(int l, ActivationBuffer input, WorkerPool? pool)
+    {
+        var c = Config.Model;
+        var w = Parameters.Layers[l];
+        var s = Acts.Layers[l];
+        var p = Parameters.Data;
+        var a = Acts.Data;
+        int B = Acts.B, T = Acts.T, N = B * T, C = c.EmbeddingLength, Q = c.QueryDim, KV = c.KvDim, F = c.FeedForwardLength;
+        int Hq = c.HeadCount, Hkv = c.HeadCountKv, D = c.HeadDim;
+        // xb = rmsnorm(x) * attn_norm; q, k, v = xb Wqᵀ (+b), xb Wkᵀ (+b), xb Wvᵀ (+b)
+        RmsNorm.Forward(s.Ln1.Of(a), s.Ln1Rstd.Of(a), input.Of(a), w.AttnNorm.Of(p), N, C, c.RmsEps);
+        Linear.Forward(s.Q.Of(a), s.Ln1.Of(a), w.AttnQ.Of(p), Bias(w.AttnQBias), N, C, Q, pool);
+        Linear.Forward(s.K.Of(a), s.Ln1.Of(a), w.AttnK.Of(p), Bias(w.AttnKBias), N, C, KV, pool);
+        Linear.Forward(s.V.Of(a), s.Ln1.Of(a), w.AttnV.Of(p), Bias(w.AttnVBias), N, C, KV, pool);
+        // qwen3: q = rmsnorm(q per head) * q_norm; k likewise (before RoPE)
+        var qIn = s.Q;
+        var kIn = s.K;
+        if (w.AttnQNorm is not null && w.AttnKNorm is not null)
+        {
+            RmsNorm.Forward(s.QNormed.Of(a), s.QRstd.Of(a), s.Q.Of(a), w.AttnQNorm.Of(p), N * Hq, D, c.RmsEps);
+            RmsNorm.Forward(s.KNormed.Of(a), s.KRstd.Of(a), s.K.Of(a), w.AttnKNorm.Of(p), N * Hkv, D, c.RmsEps);
+            (qIn, kIn) = (s.QNormed, s.KNormed);
+        }
+        Rope.Forward(s.QRope.Of(a), qIn.Of(a), Acts.RopeCos, Acts.RopeSin, B, T, Hq, D, c.RopeDimensions, c.RopeNeox);
+        Rope.Forward(s.KRope.Of(a), kIn.Of(a), Acts.RopeCos, Acts.RopeSin, B, T, Hkv, D, c.RopeDimensions, c.RopeNeox);
+        // o = softmax(q kᵀ / sqrt(D)) v; x += o Woᵀ
+        Attention.Forward(s.AttY.Of(a), s.Att.Of(a), s.QRope.Of(a), s.KRope.Of(a), s.V.Of(a), B, T, Hq, Hkv, D, pool);
+        Linear.Forward(s.XAttn.Of(a), s.AttY.Of(a), w.AttnOutput.Of(p), default, N, Q, C, pool);
+        AddInPlace(s.XAttn.Of(a), input.Of(a));
+        // xb = rmsnorm(x) * ffn_norm; x += (silu(xb Wgᵀ) ⊙ xb Wuᵀ) Wdᵀ
+        RmsNorm.Forward(s.Ln2.Of(a), s.Ln2Rstd.Of(a), s.XAttn.Of(a), w.FfnNorm.Of(p), N, C, c.RmsEps);
+        Linear.Forward(s.Gate.Of(a), s.Ln2.Of(a), w.FfnGate.Of(p), default, N, C, F, pool);
+        Linear.Forward(s.Up.Of(a), s.Ln2.Of(a), w.FfnUp.Of(p), default, N, C, F, pool);
+        SwiGlu.Forward(s.Swi.Of(a), s.Gate.Of(a), s.Up.Of(a), N * F);
+        Linear.Forward(s.XFfn.Of(a), s.Swi.Of(a), w.FfnDown.Of(p), default, N, F, C, pool);
+        AddInPlace(s.XFfn.Of(a), s.XAttn.Of(a));
+    }
+
+    /// <summary>Accumulates (+=) d(loss)/d(parameters) into Parameters.Grad for the last Forward with targets.
+    /// Call ZeroGrad before the first micro-batch of a step; micro-batches in between accumulate.</summary>
+    public void Backward(WorkerPool? pool = null, float lossScale = 1f)
+    {
+        var c = Config.Model;
+        int N = Acts.B * Acts.T, C = c.EmbeddingLength, V = c.VocabSize;
+        var p = Parameters.Data;
+        var g = Parameters.Grad;
+        var a = Acts.Data;
+        var d = Acts.Grad;
+        Array.Clear(d);
+        // forward: loss = mean cross-entropy(logits, targets) over the mask
+        CrossEntropy.Backward(Acts.Logits.Of(d), Acts.Probs.Of(a), Targets, Mask, lossScale, N, V);
+        // forward: logits = lnf · Woutᵀ
+        Linear.Backward(Acts.LnF.Of(d), Parameters.Output.Of(g), default, Acts.Logits.Of(d), Acts.LnF.Of(a), Parameters.Output.Of(p), N, C, V, pool);
+        var x = c.BlockCount == 0 ? Acts.Encoded : Acts.Layers[c.BlockCount - 1].XFfn;
+        // forward: lnf = rmsnorm(x) * output_norm
+        RmsNorm.Backward(x.Of(d), Parameters.OutputNorm.Of(g), Acts.LnF.Of(d), x.Of(a), Parameters.OutputNorm.Of(p), Acts.LnFRstd.Of(a), N, C);
+        for (int l = c.BlockCount - 1; l >= 0; l--)
+            BlockBackward(l, l == 0 ? Acts.Encoded : Acts.Layers[l - 1].XFfn, pool);
+        // forward: x = token_embd[tokens]
+        Encoder.Backward(Parameters.TokenEmbd.Of(g), Acts.Encoded.Of(d), Inputs, N, C);
+    }
+
+    void BlockBackward(int l, ActivationBuffer input, WorkerPool? pool)
+    {
+        var c = Config.Model;
+        var w = Parameters.Layers[l];
+        var s = Acts.Layers[l];
+        var (p, g, a, d) = (Parameters.Data, Parameters.Grad, Acts.Data, Acts.Grad);
+        int B = Acts.B, T = Acts.T, N = B * T, C = c.EmbeddingLength, Q = c.QueryDim, KV = c.KvDim, F = c.FeedForwardLength;
+        int Hq = c.HeadCount, Hkv = c.HeadCountKv, D = c.HeadDim;
+        // forward: xffn = xattn + swi Wdᵀ
+        AddInPlace(s.XAttn.Of(d), s.XFfn.Of(d));
+        Linear.Backward(s.Swi.Of(d), w.FfnDown.Of(g), default, s.XFfn.Of(d), s.Swi.Of(a), w.FfnDown.Of(p), N, F, C, pool);
+        // forward: swi = silu(gate) ⊙ up; gate = ln2 Wgᵀ; up = ln2 Wuᵀ
+        SwiGlu.Backward(s.Gate.Of(d), s.Up.Of(d), s.Swi.Of(d), s.Gate.Of(a), s.Up.Of(a), N * F);
+        Linear.Backward(s.Ln2.Of(d), w.FfnGate.Of(g), default, s.Gate.Of(d), s.Ln2.Of(a), w.FfnGate.Of(p), N, C, F, pool);
+        Linear.Backward(s.Ln2.Of(d), w.FfnUp.Of(g), default, s.Up.Of(d), s.Ln2.Of(a), w.FfnUp.Of(p), N, C, F, pool);
+        // forward: ln2 = rmsnorm(xattn) * ffn_norm
+        RmsNorm.Backward(s.XAttn.Of(d), w.FfnNorm.Of(g), s.Ln2.Of(d), s.XAttn.Of(a), w.FfnNorm.Of(p), s.Ln2Rstd.Of(a), N, C);
+        // forward: xattn = x + atty Woᵀ
+        AddInPlace(input.Of(d), s.XAttn.Of(d));
+        Linear.Backward(s.AttY.Of(d), w.AttnOutput.Of(g), default, s.XAttn.Of(d), s.AttY.Of(a), w.AttnOutput.Of(p), N, Q, C, pool);
+        // forward: atty = softmax(qrope krope ᵀ / sqrt(D)) v
+        Attention.Backward(s.QRope.Of(d), s.KRope.Of(d), s.V.Of(d), s.AttY.Of(d), s.QRope.Of(a), s.KRope.Of(a), s.V.Of(a), s.Att.Of(a),
+            B, T, Hq, Hkv, D, pool);
+        bool qkNorm = w.AttnQNorm is not null && w.AttnKNorm is not null;
+        var qIn = qkNorm ? s.QNormed : s.Q;
+        var kIn = qkNorm ? s.KNormed : s.K;
+        // forward: qrope = rope(q), krope = rope(k)
+        Rope.Backward(qIn.Of(d), s.QRope.Of(d), Acts.RopeCos, Acts.RopeSin, B, T, Hq, D, c.RopeDimensions, c.RopeNeox);
+        Rope.Backward(kIn.Of(d), s.KRope.Of(d), Acts.RopeCos, Acts.RopeSin, B, T, Hkv, D, c.RopeDimensions, c.RopeNeox);
+        if (qkNorm)
+        {
+            // forward: qnormed = rmsnorm(q per head) * q_norm; knormed likewise
+            RmsNorm.Backward(s.Q.Of(d), w.AttnQNorm!.Of(g), s.QNormed.Of(d), s.Q.Of(a), w.AttnQNorm.Of(p), s.QRstd.Of(a), N * Hq, D);
+            RmsNorm.Backward(s.K.Of(d), w.AttnKNorm!.Of(g), s.KNormed.Of(d), s.K.Of(a), w.AttnKNorm.Of(p), s.KRstd.Of(a), N * Hkv, D);
+        }
+        // forward: q, k, v = ln1 Wqᵀ + bq, ln1 Wkᵀ + bk, ln1 Wvᵀ + bv
+        Linear.Backward(s.Ln1.Of(d), w.AttnQ.Of(g), BiasGrad(w.AttnQBias), s.Q.Of(d), s.Ln1.Of(a), w.AttnQ.Of(p), N, C, Q, pool);
+        Linear.Backward(s.Ln1.Of(d), w.AttnK.Of(g), BiasGrad(w.AttnKBias), s.K.Of(d), s.Ln1.Of(a), w.AttnK.Of(p), N, C, KV, pool);
+        Linear.Backward(s.Ln1.Of(d), w.AttnV.Of(g), BiasGrad(w.AttnVBias), s.V.Of(d), s.Ln1.Of(a), w.AttnV.Of(p), N, C, KV, pool);
+        // forward: ln1 = rmsnorm(x) * attn_norm
+        RmsNorm.Backward(input.Of(d), w.AttnNorm.Of(g), s.Ln1.Of(d), input.Of(a), w.AttnNorm.Of(p), s.Ln1Rstd.Of(a), N, C);
+    }
+
+    /// <summary>Sets every parameter gradient to zero.</summary>
+    public void ZeroGrad() => Array.Clear(Parameters.Grad);
+
+    Span<float> Bias(ParameterTensor? t) => t is null ? default : t.Of(Parameters.Data);
+    Span<float> BiasGrad(ParameterTensor? t) => t is null ? default : t.Of(Parameters.Grad);
+
+    static void AddInPlace(Span<float> y, ReadOnlySpan<float> x) => System.Numerics.Tensors.TensorPrimitives.Add(y, x, y);
+}
