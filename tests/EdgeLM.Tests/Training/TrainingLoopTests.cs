@@ -36,7 +36,11 @@ public class TrainingLoopTests
         using var pool = new WorkerPool(2);
         var trainer = new Trainer(m, data.Train, new TrainingOptions
         {
-            Steps = Steps, MaxLearningRate = 6e-3f, MinLearningRate = 6e-4f, WarmupSteps = 20, Seed = 1,
+            Steps = Steps,
+            MaxLearningRate = 6e-3f,
+            MinLearningRate = 6e-4f,
+            WarmupSteps = 20,
+            Seed = 1,
         }, pool);
         var curve = new List<(int Step, float Val)>();
         var sw = Stopwatch.StartNew();

@@ -31,24 +31,24 @@ public static class Rope
     {
         int half = R / 2;
         for (int b = 0; b < B; b++)
-        for (int t = 0; t < T; t++)
-        {
-            var c = cos.Slice(t * half, half);
-            var s = sin.Slice(t * half, half);
-            for (int h = 0; h < H; h++)
+            for (int t = 0; t < T; t++)
             {
-                int o = ((b * T + t) * H + h) * D;
-                for (int i = 0; i < half; i++)
+                var c = cos.Slice(t * half, half);
+                var s = sin.Slice(t * half, half);
+                for (int h = 0; h < H; h++)
                 {
-                    int i0 = neox ? o + i : o + 2 * i, i1 = neox ? o + i + half : o + 2 * i + 1;
-                    float x0 = x[i0], x1 = x[i1], si = sign * s[i];
-                    float y0 = x0 * c[i] - x1 * si, y1 = x0 * si + x1 * c[i];
-                    if (accumulate) { y[i0] += y0; y[i1] += y1; }
-                    else { y[i0] = y0; y[i1] = y1; }
+                    int o = ((b * T + t) * H + h) * D;
+                    for (int i = 0; i < half; i++)
+                    {
+                        int i0 = neox ? o + i : o + 2 * i, i1 = neox ? o + i + half : o + 2 * i + 1;
+                        float x0 = x[i0], x1 = x[i1], si = sign * s[i];
+                        float y0 = x0 * c[i] - x1 * si, y1 = x0 * si + x1 * c[i];
+                        if (accumulate) { y[i0] += y0; y[i1] += y1; }
+                        else { y[i0] = y0; y[i1] = y1; }
+                    }
+                    for (int i = o + R; i < o + D; i++)
+                        y[i] = accumulate ? y[i] + x[i] : x[i];
                 }
-                for (int i = o + R; i < o + D; i++)
-                    y[i] = accumulate ? y[i] + x[i] : x[i];
             }
-        }
     }
 }
