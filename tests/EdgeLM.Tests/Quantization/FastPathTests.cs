@@ -9,9 +9,6 @@ namespace EdgeLM.Tests.Quantization;
 
 public unsafe class FastPathTests
 {
-    /// <summary>As in SimdTierTests: per-lane float accumulators reassociate at most n/32 additions.</summary>
-    const double ReassociationTolerance = 1e-5;
-
     [Fact]
     public void Half_widening_equals_System_Half_for_all_65536_inputs()
     {
@@ -37,42 +34,12 @@ public unsafe class FastPathTests
     [MemberData(nameof(Cases))]
     public void Simd_dots_match_the_scalar_reference_on_decode_length_rows(GgmlType type, int level)
     {
-        var vt = QuantKernels.VecDotType(type);
-        var simd = QuantDots.Resolve(type, (SimdLevel)level);
-        var scalar = QuantDots.Resolve(type, SimdLevel.Scalar);
-        bool exact = type is GgmlType.Q4_K or GgmlType.Q6_K;
         foreach (int n in new[] { 2048, 4864 })
         {
             // Called repeatedly so the optimizing JIT compiles the kernel, not only tier 0.
             for (int seed = 0; seed < 40; seed++)
-            {
-                float[] w = RandomData.Gaussian(n, 1000 + seed, 1 + seed % 5), x = RandomData.Gaussian(n, 2000 + seed);
-                var wq = new byte[GgmlTypes.RowBytes(type, n)];
-                var xq = new byte[GgmlTypes.RowBytes(vt, n)];
-                QuantKernels.QuantizeReference(type, w, wq);
-                QuantKernels.Quantize(vt, x, xq);
-                float s, v;
-                fixed (byte* pw = wq)
-                fixed (byte* px = xq)
-                {
-                    s = scalar(pw, px, n);
-                    v = simd(pw, px, n);
-                }
-                if (exact)
-                    Assert.True(BitConverter.SingleToInt32Bits(s) == BitConverter.SingleToInt32Bits(v), $"{type} {(SimdLevel)level} n={n} seed={seed}: scalar {s:R}, simd {v:R}");
-                else
-                {
-                    double bound = ReassociationTolerance * SumAbs(w, x) + 1e-30;
-                    Assert.True(Math.Abs(s - v) <= bound, $"{type} {(SimdLevel)level} n={n} seed={seed}: scalar {s:R}, simd {v:R}, bound {bound}");
-                }
-            }
+                DotCheck.SimdMatchesScalar(type, (SimdLevel)level,
+                    RandomData.Gaussian(n, 1000 + seed, 1 + seed % 5), RandomData.Gaussian(n, 2000 + seed), $"seed={seed}");
         }
-    }
-
-    static double SumAbs(float[] a, float[] b)
-    {
-        double s = 0;
-        for (int i = 0; i < a.Length; i++) s += Math.Abs((double)a[i] * b[i]);
-        return s;
     }
 }

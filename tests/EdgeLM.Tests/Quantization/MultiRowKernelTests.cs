@@ -11,8 +11,6 @@ namespace EdgeLM.Tests.Quantization;
 
 public unsafe class MultiRowKernelTests
 {
-    /// <summary>As in SimdTierTests: per-lane float accumulators reassociate at most n/32 additions.</summary>
-    const double ReassociationTolerance = 1e-5;
 
     public static TheoryData<GgmlType> Types() => new() { GgmlType.Q8_0, GgmlType.Q4_0, GgmlType.Q5_0, GgmlType.Q4_K, GgmlType.Q6_K };
 
@@ -71,7 +69,7 @@ public unsafe class MultiRowKernelTests
                 float v = y[t * m + r - r0];
                 Assert.True(BitConverter.SingleToInt32Bits(v) == BitConverter.SingleToInt32Bits(single[r, t]),
                     $"{type} n={n} T={T} rows [{r0},{r1}) row {r} act {t}: tiled {v:R}, single dot {single[r, t]:R}");
-                double bound = ReassociationTolerance * SumAbs(w.AsSpan(r * n, n), x.AsSpan(t * n, n)) + 1e-30;
+                double bound = DotCheck.ReassociationTolerance * SumAbs(w.AsSpan(r * n, n), x.AsSpan(t * n, n)) + 1e-30;
                 Assert.True(Math.Abs(v - scalar[r, t]) <= bound, $"{type} n={n} row {r} act {t}: tiled {v:R}, scalar {scalar[r, t]:R}");
             }
         }

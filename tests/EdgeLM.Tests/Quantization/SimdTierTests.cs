@@ -9,10 +9,8 @@ namespace EdgeLM.Tests.Quantization;
 
 public unsafe class SimdTierTests
 {
-    /// <summary>Vector tiers keep per-lane float accumulators and reduce at the end; the scalar path
-    /// adds block by block. The difference is reassociation of at most n/32 float additions (plus FMA
-    /// skipping one rounding), bounded relative to the sum of |terms|.</summary>
-    const double ReassociationTolerance = 1e-5;
+    // Vector tiers keep per-lane float accumulators and reduce at the end; the scalar path adds block
+    // by block: the tolerance for that is DotCheck.ReassociationTolerance.
 
     public static TheoryData<GgmlType, int> Cases()
     {
@@ -40,41 +38,8 @@ public unsafe class SimdTierTests
     [MemberData(nameof(Cases))]
     public void Simd_dot_matches_the_scalar_reference(GgmlType type, int level)
     {
-        var vt = QuantKernels.VecDotType(type);
-        var simd = QuantDots.Resolve(type, (SimdLevel)level);
-        var scalar = QuantDots.Resolve(type, SimdLevel.Scalar);
-        bool exact = type is GgmlType.Q4_K or GgmlType.Q6_K;
         foreach (int n in Lengths(type))
-        {
-            float[] w = RandomData.Gaussian(n, n + 1), x = RandomData.Gaussian(n, n + 2);
-            var wq = new byte[GgmlTypes.RowBytes(type, n)];
-            var xq = new byte[GgmlTypes.RowBytes(vt, n)];
-            QuantKernels.QuantizeReference(type, w, wq);
-            QuantKernels.Quantize(vt, x, xq);
-            float s, v;
-            fixed (byte* pw = wq)
-            fixed (byte* px = xq)
-            {
-                s = scalar(pw, px, n);
-                v = simd(pw, px, n);
-            }
-            if (exact)
-            {
-                Assert.True(BitConverter.SingleToInt32Bits(s) == BitConverter.SingleToInt32Bits(v), $"{type} {(SimdLevel)level} n={n}: scalar {s:R}, simd {v:R}");
-            }
-            else
-            {
-                double bound = ReassociationTolerance * SumAbs(w, x) + 1e-30;
-                Assert.True(Math.Abs(s - v) <= bound, $"{type} {(SimdLevel)level} n={n}: scalar {s:R}, simd {v:R}, bound {bound}");
-            }
-        }
-    }
-
-    static double SumAbs(float[] a, float[] b)
-    {
-        double s = 0;
-        for (int i = 0; i < a.Length; i++) s += Math.Abs((double)a[i] * b[i]);
-        return s;
+            DotCheck.SimdMatchesScalar(type, (SimdLevel)level, RandomData.Gaussian(n, n + 1), RandomData.Gaussian(n, n + 2), "");
     }
 
     [Fact]

@@ -10,14 +10,7 @@ public class DecodeTests
     const int Strings = 200;
 
     [Theory]
-    [InlineData("llama-spm")]
-    [InlineData("phi-3")]
-    [InlineData("gpt-2")]
-    [InlineData("deepseek-llm")]
-    [InlineData("deepseek-coder")]
-    [InlineData("falcon")]
-    [InlineData("llama-bpe")]
-    [InlineData("qwen2")]
+    [MemberData(nameof(VocabCases.WithCases), MemberType = typeof(VocabCases))]
     public void Decode_inverts_Encode(string vocab)
     {
         var tok = VocabCases.Get(vocab);

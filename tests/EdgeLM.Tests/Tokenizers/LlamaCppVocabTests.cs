@@ -7,14 +7,7 @@ namespace EdgeLM.Tests.Tokenizers;
 public class LlamaCppVocabTests(ITestOutputHelper output)
 {
     [Theory]
-    [InlineData("llama-spm")]
-    [InlineData("phi-3")]
-    [InlineData("gpt-2")]
-    [InlineData("deepseek-llm")]
-    [InlineData("deepseek-coder")]
-    [InlineData("falcon")]
-    [InlineData("llama-bpe")]
-    [InlineData("qwen2")]
+    [MemberData(nameof(VocabCases.WithCases), MemberType = typeof(VocabCases))]
     public void Every_llama_cpp_test_case_gives_the_same_ids(string vocab)
     {
         var tok = VocabCases.Get(vocab);

@@ -22,15 +22,7 @@ public sealed class OracleTokenizerTests(ITestOutputHelper output) : IDisposable
     public void Dispose() => _tmp.Dispose();
 
     [Theory]
-    [InlineData("llama-spm")]
-    [InlineData("phi-3")]
-    [InlineData("gpt-2")]
-    [InlineData("deepseek-llm")]
-    [InlineData("deepseek-coder")]
-    [InlineData("falcon")]
-    [InlineData("llama-bpe")]
-    [InlineData("qwen2")]
-    [InlineData("tok512")]
+    [MemberData(nameof(VocabCases.All), MemberType = typeof(VocabCases))]
     public void Random_strings_give_llama_cpp_ids(string vocab)
     {
         NativeApi.llama_empty_call();

@@ -7,6 +7,12 @@ namespace EdgeLM.Tests.Tokenizers;
 
 internal static class VocabCases
 {
+    /// <summary>The eight vocabularies with llama.cpp's own test cases (six vocab GGUFs, two tokenizer.json).</summary>
+    public static TheoryData<string> WithCases => new() { "llama-spm", "phi-3", "gpt-2", "deepseek-llm", "deepseek-coder", "falcon", "llama-bpe", "qwen2" };
+
+    /// <summary>Those, and llama2.c's tok512.</summary>
+    public static TheoryData<string> All => new() { "llama-spm", "phi-3", "gpt-2", "deepseek-llm", "deepseek-coder", "falcon", "llama-bpe", "qwen2", "tok512" };
+
     public static string LlamaCpp(string name) => TestData.File("tokenizers", "llamacpp", $"ggml-vocab-{name}.gguf");
 
     public static List<(string Text, int[] Ids)> Load(string name)
