@@ -2,8 +2,9 @@
 // (grouped-query attention): every cached key and value row is read once for all G heads, not G
 // times. Vector512 / Vector256 paths for head sizes that are multiples of 16 / 8, and the plain
 // loop, which is the reference the tests hold the vector paths to.
-// Layout: q and out are (G, D); keys and values are n rows of D floats, `stride` floats apart;
-// scores are (G, n).
+// Layout: q and out are (G, D); keys are stored transposed, D rows of positions `keyStride` floats
+// apart (so a vector of scores for consecutive positions is a run of plain FMAs, with no
+// horizontal sum per position); values are n rows of D floats, `stride` floats apart; scores are (G, n).
 using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
 
@@ -11,15 +12,48 @@ namespace EdgeLM.Kernels;
 
 public static unsafe class AttentionKernels
 {
-    /// <summary>scores[g, p] = scale · dot(q[g], keys[p]) for p in [0, n).</summary>
+    /// <summary>scores[g, p] = scale · Σ_d q[g, d] · keysT[d, p] for p in [0, n); keysT rows are keyStride apart.</summary>
     [SkipLocalsInit]
-    public static void Scores(float* q, int G, int D, float* keys, long stride, int n, float scale, float* scores, bool allowSimd = true)
+    public static void Scores(float* q, int G, int D, float* keysT, long keyStride, int n, float scale, float* scores, bool allowSimd = true)
     {
-        for (int p = 0; p < n; p++)
+        int p = 0;
+        if (allowSimd && Vector512.IsHardwareAccelerated)
         {
-            float* k = keys + p * stride;
+            for (; p + 16 <= n; p += 16)
+            {
+                for (int g = 0; g < G; g++)
+                {
+                    float* qg = q + g * D;
+                    var acc = Vector512<float>.Zero;
+                    for (int d = 0; d < D; d++)
+                        acc = Vector512.FusedMultiplyAdd(Vector512.Create(qg[d]), Vector512.Load(keysT + d * keyStride + p), acc);
+                    (acc * scale).Store(scores + g * n + p);
+                }
+            }
+        }
+        if (allowSimd && Vector256.IsHardwareAccelerated)
+        {
+            for (; p + 8 <= n; p += 8)
+            {
+                for (int g = 0; g < G; g++)
+                {
+                    float* qg = q + g * D;
+                    var acc = Vector256<float>.Zero;
+                    for (int d = 0; d < D; d++)
+                        acc = Vector256.FusedMultiplyAdd(Vector256.Create(qg[d]), Vector256.Load(keysT + d * keyStride + p), acc);
+                    (acc * scale).Store(scores + g * n + p);
+                }
+            }
+        }
+        for (; p < n; p++)
+        {
             for (int g = 0; g < G; g++)
-                scores[g * n + p] = scale * Dot(q + g * D, k, D, allowSimd);
+            {
+                float* qg = q + g * D;
+                float acc = 0;
+                for (int d = 0; d < D; d++) acc += qg[d] * keysT[d * keyStride + p];
+                scores[g * n + p] = scale * acc;
+            }
         }
     }
 
@@ -34,28 +68,6 @@ public static unsafe class AttentionKernels
             for (int g = 0; g < G; g++)
                 Axpy(output + g * D, v, probs[g * n + p], D, allowSimd);
         }
-    }
-
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    static float Dot(float* a, float* b, int D, bool simd)
-    {
-        if (simd && Vector512.IsHardwareAccelerated && D % 16 == 0)
-        {
-            var acc = Vector512<float>.Zero;
-            for (int i = 0; i < D; i += 16)
-                acc = Vector512.FusedMultiplyAdd(Vector512.Load(a + i), Vector512.Load(b + i), acc);
-            return Vector512.Sum(acc);
-        }
-        if (simd && Vector256.IsHardwareAccelerated && D % 8 == 0)
-        {
-            var acc = Vector256<float>.Zero;
-            for (int i = 0; i < D; i += 8)
-                acc = Vector256.FusedMultiplyAdd(Vector256.Load(a + i), Vector256.Load(b + i), acc);
-            return Vector256.Sum(acc);
-        }
-        float s = 0;
-        for (int i = 0; i < D; i++) s += a[i] * b[i];
-        return s;
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]

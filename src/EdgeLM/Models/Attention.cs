@@ -59,7 +59,7 @@ public sealed unsafe class Attention : IParallelJob
                 int t = item / _kvHeads, kvh = item % _kvHeads;
                 int n = _pos0 + t + 1;
                 long qOffset = ((long)t * _heads + kvh * G) * D;
-                AttentionKernels.Scores(_q + qOffset, G, D, _keys + kvh * D, _kvDim, n, scale, sc);
+                AttentionKernels.Scores(_q + qOffset, G, D, _keys + (long)kvh * D * _contextLength, _contextLength, n, scale, sc);
                 for (int g = 0; g < G; g++)
                     Activations.Softmax(new Span<float>(sc + g * n, n));
                 AttentionKernels.WeightedSum(sc, G, D, _values + kvh * D, _kvDim, n, _out + qOffset);

@@ -1,4 +1,5 @@
-// The key/value cache: per layer, one row of KvDim floats per position, for keys and for values.
+// The key/value cache, per layer. Values: one row of KvDim floats per position. Keys: transposed,
+// (KvDim, ContextLength), so attention scores for consecutive positions are vertical FMAs.
 // Native memory, so an untouched tail of a long context costs address space, not resident memory,
 // and the managed heap stays small.
 using System.Runtime.InteropServices;
@@ -30,7 +31,7 @@ public sealed unsafe class KvCache : IDisposable
     public int KvDim { get; }
     public long Bytes => 2L * Layers * ContextLength * KvDim * sizeof(float);
 
-    /// <summary>Keys of a layer: (ContextLength, KvDim).</summary>
+    /// <summary>Keys of a layer, transposed: (KvDim, ContextLength); key (pos, i) is at i · ContextLength + pos.</summary>
     public float* Keys(int layer) => _keys[layer];
     /// <summary>Values of a layer: (ContextLength, KvDim).</summary>
     public float* Values(int layer) => _values[layer];
