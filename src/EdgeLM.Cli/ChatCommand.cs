@@ -37,8 +37,9 @@ public static class ChatCommand
         string eos = tok.EosId >= 0 ? tok.TokenText(tok.EosId) : "";
         var options = new ChatTemplateOptions(bos, eos);
         bool plain = string.IsNullOrEmpty(model.ChatTemplate);
-        var template = ChatTemplate.ParseOrFallback(model.ChatTemplate, "chatml", options, out string? error);
-        if (plain) template = ChatTemplate.Parse(PlainTemplate, options);
+        string? error = null;
+        var template = plain ? ChatTemplate.Parse(PlainTemplate, options)
+            : ChatTemplate.ParseOrFallback(model.ChatTemplate, "chatml", options, out error);
         if (error is not null) Console.Error.WriteLine($"the model's chat template cannot be used ({error}); using ChatML");
         if (plain) Console.Error.WriteLine("the model has no chat template; using plain User:/Assistant: turns");
         Console.Error.WriteLine("type a message; /reset starts over, /exit (or end of input) quits");

@@ -27,7 +27,10 @@ public static class ConvertCommand
     {
         if (!GgmlTypes.TryParse(typeName, out var type) || type is GgmlType.Q8_1 or GgmlType.Q8_K)
             throw new ArgumentException($"unknown tensor type '{typeName}' (one of {string.Join(", ", GgmlTypes.StorageTypeNames)})");
-        using var source = ModelSources.Open(src);
+        // Loading the model first validates it (architecture, every tensor's shape) before any time is
+        // spent converting; the conversion then reads the same mapped source.
+        using var model = DecoderModel.Load(ModelSources.Open(src));
+        var source = model.Source;
         bool toGguf = dst.EndsWith(".gguf", StringComparison.OrdinalIgnoreCase);
         if (!toGguf)
             return ToSafetensors(source, dst, ct);
@@ -35,8 +38,6 @@ public static class ConvertCommand
         var tokenizer = tokenizerPath is not null ? Tokenizer.LoadData(tokenizerPath) : FindTokenizer(source);
         if (tokenizer is null && !source.Metadata.ContainsKey("tokenizer.ggml.model"))
             throw new InvalidModelFileException(src, "no tokenizer: give one with --tokenizer (tokenizer.json, tokenizer.model or tokenizer.bin)");
-        // Validate the model before spending time on the conversion.
-        using (DecoderModel.Load(ModelSources.Open(src))) { }
         GgufConverter.Write(source, dst, type, tokenizer is null ? null : w => tokenizer.WriteTo(w),
             new ProgressLine("converting", "tensors"), ct);
         Console.Error.WriteLine($"wrote {dst} ({InfoCommand.Human(new FileInfo(dst).Length)})");

@@ -22,8 +22,8 @@ public static class InfoCommand
 
     static int Run(string path, bool json)
     {
-        using var source = ModelSources.Open(path);
         using var dec = DecoderModel.Load(ModelSources.Open(path));
+        var source = dec.Source;
         var c = dec.Config;
         long parameters = source.Tensors.Sum(t => t.ElementCount);
         long bytes = source.Tensors.Sum(t => t.ByteSize);
