@@ -1,4 +1,4 @@
-// edgelm bench MODEL [-p 512] [-n 128] [--threads N] [--repeats R] [--json]: prompt processing and
+// edgelm bench MODEL [-p 512] [-n 128] [--threads N] [--repeats R] [-ctk T -ctv T] [--json]: prompt processing and
 // decode speed of one model, medians of several repeats from a fresh context, with load time and
 // peak resident memory. The side-by-side comparison with llama.cpp lives in bench/EdgeLM.Bench.
 using System.CommandLine;
@@ -20,19 +20,22 @@ public static class BenchCommand
         var repeats = new Option<int>("--repeats", "-r") { Description = "repeats; the median is reported", DefaultValueFactory = _ => 5 };
         var batch = new Option<int>("--batch", "-b") { Description = "tokens per forward pass in prompt processing", DefaultValueFactory = _ => 64 };
         var json = new Option<bool>("--json") { Description = "print JSON" };
+        var cache = new CacheFlags();
         var command = new Command("bench", "Measure prompt processing and decode speed") { model, prompt, gen, threads, repeats, batch, json };
+        cache.AddTo(command);
         command.SetAction((r, ct) => Commands.Guard(() => Task.FromResult(Run(r.GetValue(model)!, r.GetValue(prompt), r.GetValue(gen),
-            r.GetValue(threads), r.GetValue(repeats), r.GetValue(batch), r.GetValue(json), ct))));
+            r.GetValue(repeats), r.GetValue(json),
+            new SessionOptions { Threads = r.GetValue(threads), BatchSize = r.GetValue(batch), KeyCacheType = cache.Keys(r), ValueCacheType = cache.Values(r) }, ct))));
         return command;
     }
 
-    static int Run(string path, int p, int n, int? threads, int repeats, int batch, bool json, CancellationToken ct)
+    static int Run(string path, int p, int n, int repeats, bool json, SessionOptions options, CancellationToken ct)
     {
         if (p < 1 || n < 1 || repeats < 1) throw new ArgumentException("-p, -n and --repeats must be at least 1");
         var clock = Stopwatch.StartNew();
         using var model = LanguageModel.Load(path);
         double loadSecs = clock.Elapsed.TotalSeconds;
-        using var session = model.CreateSession(new SessionOptions { ContextLength = p + n + 1, Threads = threads, BatchSize = batch });
+        using var session = model.CreateSession(options with { ContextLength = p + n + 1 });
         var state = session.State;
         var rng = new Random(42);
         var promptIds = Enumerable.Range(0, p).Select(_ => rng.Next(model.Config.VocabSize)).ToArray();

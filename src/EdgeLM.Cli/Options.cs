@@ -1,6 +1,8 @@
 // Options several commands share: sampling, threads, context, tokenizer.
 using System.CommandLine;
 using EdgeLM.Inference;
+using EdgeLM.Models;
+using EdgeLM.Tensors;
 
 namespace EdgeLM.Cli;
 
@@ -49,6 +51,7 @@ public sealed class SessionFlags
     public Option<int?> Context { get; } = new("--ctx", "-c") { Description = "context length in tokens (default: the model's, at most 4096)" };
     public Option<int> Batch { get; } = new("--batch", "-b") { Description = "tokens per forward pass when reading a prompt", DefaultValueFactory = _ => 64 };
     public Option<string?> Tokenizer { get; } = new("--tokenizer") { Description = "tokenizer file to use instead of the model's own" };
+    public CacheFlags Cache { get; } = new();
 
     public void AddTo(Command c)
     {
@@ -56,6 +59,7 @@ public sealed class SessionFlags
         c.Options.Add(Context);
         c.Options.Add(Batch);
         c.Options.Add(Tokenizer);
+        Cache.AddTo(c);
     }
 
     public LoadOptions Load(ParseResult r) => new() { TokenizerPath = r.GetValue(Tokenizer) };
@@ -65,7 +69,30 @@ public sealed class SessionFlags
         Threads = r.GetValue(Threads),
         ContextLength = r.GetValue(Context),
         BatchSize = r.GetValue(Batch),
+        KeyCacheType = Cache.Keys(r),
+        ValueCacheType = Cache.Values(r),
     };
+}
+
+/// <summary>llama.cpp's --cache-type-k / --cache-type-v (-ctk / -ctv): the KV cache's types.</summary>
+public sealed class CacheFlags
+{
+    public Option<string> KeyType { get; } = new("--cache-type-k", "-ctk") { Description = "KV cache type for keys: f32, f16 or q8_0", DefaultValueFactory = _ => "f16" };
+    public Option<string> ValueType { get; } = new("--cache-type-v", "-ctv") { Description = "KV cache type for values: f32, f16 or q8_0", DefaultValueFactory = _ => "f16" };
+
+    public void AddTo(Command c)
+    {
+        c.Options.Add(KeyType);
+        c.Options.Add(ValueType);
+    }
+
+    public GgmlType Keys(ParseResult r) => Parse(r.GetValue(KeyType)!, "--cache-type-k");
+    public GgmlType Values(ParseResult r) => Parse(r.GetValue(ValueType)!, "--cache-type-v");
+
+    static GgmlType Parse(string name, string flag) =>
+        GgmlTypes.TryParse(name, out var t) && Array.IndexOf(KvCache.SupportedTypes, t) >= 0
+            ? t
+            : throw new ArgumentException($"{flag} '{name}' is not a KV cache type (f32, f16 or q8_0)");
 }
 
 /// <summary>A progress line on stderr with rate and time left, redrawn in place.</summary>

@@ -4,6 +4,7 @@
 using System.Runtime.CompilerServices;
 using EdgeLM.Kernels;
 using EdgeLM.Models;
+using EdgeLM.Tensors;
 
 namespace EdgeLM.Inference;
 
@@ -15,6 +16,9 @@ public sealed record SessionOptions
     public int? Threads { get; init; }
     /// <summary>Tokens per forward pass when processing a prompt.</summary>
     public int BatchSize { get; init; } = 64;
+    /// <summary>KV cache types (F32, F16 or Q8_0); F16 by default, as llama.cpp's.</summary>
+    public GgmlType KeyCacheType { get; init; } = GgmlType.F16;
+    public GgmlType ValueCacheType { get; init; } = GgmlType.F16;
 }
 
 public sealed class InferenceSession : IDisposable
@@ -34,7 +38,7 @@ public sealed class InferenceSession : IDisposable
         if (o.BatchSize < 1) throw new ArgumentException($"batch size must be positive, got {o.BatchSize}");
         _model = model;
         _pool = new WorkerPool(threads);
-        _state = new DecoderState(model.Config, model.Decoder.Weights, ctx, Math.Min(o.BatchSize, ctx), _pool);
+        _state = new DecoderState(model.Config, model.Decoder.Weights, ctx, Math.Min(o.BatchSize, ctx), _pool, o.KeyCacheType, o.ValueCacheType);
         _tokens = new int[ctx];
     }
 

@@ -10,7 +10,7 @@ using System.Runtime.Intrinsics;
 
 namespace EdgeLM.Kernels;
 
-public static unsafe class AttentionKernels
+public static unsafe partial class AttentionKernels
 {
     /// <summary>scores[g, p] = scale · Σ_d q[g, d] · keysT[d, p] for p in [0, n); keysT rows are keyStride apart.</summary>
     [SkipLocalsInit]

@@ -2,8 +2,9 @@
 // (token, key/value head): each item handles the Hq / Hkv query heads that share one KV head, so
 // every cached key and value row is read once per group rather than once per query head.
 // Scores are scaled by 1/sqrt(D) and soft-maxed over positions 0..pos (ggml_soft_max_ext with the
-// causal mask).
+// causal mask). The cache's key and value types pick the kernels (F32, F16 or Q8_0).
 using EdgeLM.Kernels;
+using EdgeLM.Tensors;
 
 namespace EdgeLM.Models;
 
@@ -13,8 +14,12 @@ public sealed unsafe class Attention : IParallelJob
 
     float* _q;
     float* _out;
-    float* _keys;
-    float* _values;
+    byte* _keys;
+    byte* _values;
+    GgmlType _keyType;
+    GgmlType _valueType;
+    long _keyRowBytes;
+    long _valueRowBytes;
     int _pos0;
     int _heads;
     int _kvHeads;
@@ -33,6 +38,10 @@ public sealed unsafe class Attention : IParallelJob
             _out = o;
             _keys = s.Cache.Keys(layer);
             _values = s.Cache.Values(layer);
+            _keyType = s.Cache.KeyType;
+            _valueType = s.Cache.ValueType;
+            _keyRowBytes = s.Cache.RowBytes(_keyType);
+            _valueRowBytes = s.Cache.RowBytes(_valueType);
             _pos0 = pos0;
             _heads = c.HeadCount;
             _kvHeads = c.HeadCountKv;
@@ -59,11 +68,43 @@ public sealed unsafe class Attention : IParallelJob
                 int t = item / _kvHeads, kvh = item % _kvHeads;
                 int n = _pos0 + t + 1;
                 long qOffset = ((long)t * _heads + kvh * G) * D;
-                AttentionKernels.Scores(_q + qOffset, G, D, _keys + (long)kvh * D * _contextLength, _contextLength, n, scale, sc);
+                Scores(_q + qOffset, G, D, kvh, n, scale, sc);
                 for (int g = 0; g < G; g++)
                     Activations.Softmax(new Span<float>(sc + g * n, n));
-                AttentionKernels.WeightedSum(sc, G, D, _values + kvh * D, _kvDim, n, _out + qOffset);
+                WeightedSum(sc, G, D, kvh, n, _out + qOffset);
             }
+        }
+    }
+
+    void Scores(float* q, int G, int D, int kvh, int n, float scale, float* scores)
+    {
+        switch (_keyType)
+        {
+            case GgmlType.F32:
+                AttentionKernels.Scores(q, G, D, (float*)_keys + (long)kvh * D * _contextLength, _contextLength, n, scale, scores);
+                break;
+            case GgmlType.F16:
+                AttentionKernels.ScoresF16(q, G, D, (ushort*)_keys + (long)kvh * D * _contextLength, _contextLength, n, scale, scores);
+                break;
+            default:
+                AttentionKernels.ScoresQ8_0(q, G, D, _keys + kvh * GgmlTypes.RowBytes(GgmlType.Q8_0, D), _keyRowBytes, n, scale, scores);
+                break;
+        }
+    }
+
+    void WeightedSum(float* probs, int G, int D, int kvh, int n, float* output)
+    {
+        switch (_valueType)
+        {
+            case GgmlType.F32:
+                AttentionKernels.WeightedSum(probs, G, D, (float*)_values + kvh * D, _kvDim, n, output);
+                break;
+            case GgmlType.F16:
+                AttentionKernels.WeightedSumF16(probs, G, D, (ushort*)_values + kvh * D, _kvDim, n, output);
+                break;
+            default:
+                AttentionKernels.WeightedSumQ8_0(probs, G, D, _values + kvh * GgmlTypes.RowBytes(GgmlType.Q8_0, D), _valueRowBytes, n, output);
+                break;
         }
     }
 }

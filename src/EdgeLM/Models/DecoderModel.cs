@@ -169,15 +169,10 @@ public sealed class DecoderModel : IDisposable
         }
     }
 
-    static unsafe void StoreKv(DecoderState s, int layer, int pos0, int T)
+    static void StoreKv(DecoderState s, int layer, int pos0, int T)
     {
         int kv = s.Config.KvDim;
-        float* keys = s.Cache.Keys(layer);
-        long ctx = s.Cache.ContextLength;
-        for (int t = 0; t < T; t++)
-            for (int i = 0; i < kv; i++)
-                keys[i * ctx + pos0 + t] = s.K[t * kv + i];
-        s.V.AsSpan(0, T * kv).CopyTo(new Span<float>(s.Cache.Values(layer) + (long)pos0 * kv, T * kv));
+        s.Cache.Store(layer, pos0, T, s.K.AsSpan(0, T * kv), s.V.AsSpan(0, T * kv));
     }
 
     public void Dispose() => Source.Dispose();

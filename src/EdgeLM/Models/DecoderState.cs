@@ -9,7 +9,10 @@ namespace EdgeLM.Models;
 
 public sealed unsafe class DecoderState : IDisposable
 {
-    public DecoderState(ModelConfig c, DecoderWeights w, int contextLength, int maxBatch, WorkerPool pool)
+    /// <summary>Buffers for micro-batches of up to maxBatch tokens and a KV cache of contextLength positions, keys and
+    /// values in F16 unless given (F32, F16 or Q8_0).</summary>
+    public DecoderState(ModelConfig c, DecoderWeights w, int contextLength, int maxBatch, WorkerPool pool,
+        GgmlType keyType = GgmlType.F16, GgmlType valueType = GgmlType.F16)
     {
         Config = c;
         ContextLength = contextLength;
@@ -33,7 +36,7 @@ public sealed unsafe class DecoderState : IDisposable
             qBytes = Math.Max(qBytes, GgmlTypes.RowBytes(QuantKernels.VecDotType(m.Type), widest) + 64);
         ActivationRowBytes = qBytes;
         Quantized = GC.AllocateArray<byte>(checked((int)(qBytes * B)), pinned: true);
-        Cache = new KvCache(c.BlockCount, contextLength, c.KvDim);
+        Cache = new KvCache(c.BlockCount, contextLength, c.KvDim, c.HeadDim, keyType, valueType);
     }
 
     public ModelConfig Config { get; }

@@ -39,6 +39,76 @@ internal static class QuantMath
         return f | ((h & Vector128.Create(0x8000u)) << 16).AsSingle();
     }
 
+    /// <summary>Eight binary16 values widened at once, as the Vector128 form.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector256<float> HalfToFloat(Vector256<uint> h)
+    {
+        var mag = (h & Vector256.Create(0x7fffu)) << 13;
+        var f = mag.AsSingle() * Vector256.Create(5.192297e33f); // 2^112
+        var special = Vector256.GreaterThanOrEqual(mag, Vector256.Create(0x7c00u << 13)).AsSingle();
+        f |= special & Vector256.Create(0x7f800000u).AsSingle();
+        return f | ((h & Vector256.Create(0x8000u)) << 16).AsSingle();
+    }
+
+    /// <summary>Sixteen binary16 values widened at once, as the Vector128 form.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector512<float> HalfToFloat(Vector512<uint> h)
+    {
+        var mag = (h & Vector512.Create(0x7fffu)) << 13;
+        var f = mag.AsSingle() * Vector512.Create(5.192297e33f); // 2^112
+        var special = Vector512.GreaterThanOrEqual(mag, Vector512.Create(0x7c00u << 13)).AsSingle();
+        f |= special & Vector512.Create(0x7f800000u).AsSingle();
+        return f | ((h & Vector512.Create(0x8000u)) << 16).AsSingle();
+    }
+
+    /// <summary>x rounded to the nearest binary16 value (ties to even) and widened back: what a value
+    /// loses on its way through an F16 tensor, without the 16-bit detour. Half subnormals (|x| &lt; 2^-14)
+    /// are multiples of 2^-24, which adding and removing 0.5 rounds to; normal values keep 10 mantissa
+    /// bits by the usual add-and-mask; |x| ≥ 65520 becomes infinity; NaN stays NaN.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static float RoundToHalf(float x)
+    {
+        uint u = BitConverter.SingleToUInt32Bits(x);
+        uint sign = u & 0x80000000u;
+        float a = MathF.Abs(x);
+        if (!(a < 65520f)) return float.IsNaN(x) ? x : BitConverter.UInt32BitsToSingle(sign | 0x7f800000u);
+        if (a < 6.1035156e-5f) return BitConverter.UInt32BitsToSingle(BitConverter.SingleToUInt32Bits(a + 0.5f - 0.5f) | sign);
+        uint m = u & 0x7fffffffu;
+        return BitConverter.UInt32BitsToSingle(((m + 0xfffu + ((m >> 13) & 1u)) & ~0x1fffu) | sign);
+    }
+
+    /// <summary>Sixteen values rounded as <see cref="RoundToHalf(float)"/>.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector512<float> RoundToHalf(Vector512<float> x)
+    {
+        var u = x.AsUInt32();
+        var sign = u & Vector512.Create(0x80000000u);
+        var m = u & Vector512.Create(0x7fffffffu);
+        var a = m.AsSingle();
+        var small = (a + Vector512.Create(0.5f) - Vector512.Create(0.5f)).AsUInt32();
+        var normal = (m + Vector512.Create(0xfffu) + ((m >> 13) & Vector512<uint>.One)) & Vector512.Create(~0x1fffu);
+        var r = Vector512.ConditionalSelect(Vector512.LessThan(a, Vector512.Create(6.1035156e-5f)).AsUInt32(), small, normal);
+        r = Vector512.ConditionalSelect(Vector512.GreaterThanOrEqual(a, Vector512.Create(65520f)).AsUInt32(), Vector512.Create(0x7f800000u), r);
+        var result = (r | sign).AsSingle();
+        return Vector512.ConditionalSelect(Vector512.Equals(x, x), result, x); // NaN stays
+    }
+
+    /// <summary>Eight values rounded as <see cref="RoundToHalf(float)"/>.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector256<float> RoundToHalf(Vector256<float> x)
+    {
+        var u = x.AsUInt32();
+        var sign = u & Vector256.Create(0x80000000u);
+        var m = u & Vector256.Create(0x7fffffffu);
+        var a = m.AsSingle();
+        var small = (a + Vector256.Create(0.5f) - Vector256.Create(0.5f)).AsUInt32();
+        var normal = (m + Vector256.Create(0xfffu) + ((m >> 13) & Vector256<uint>.One)) & Vector256.Create(~0x1fffu);
+        var r = Vector256.ConditionalSelect(Vector256.LessThan(a, Vector256.Create(6.1035156e-5f)).AsUInt32(), small, normal);
+        r = Vector256.ConditionalSelect(Vector256.GreaterThanOrEqual(a, Vector256.Create(65520f)).AsUInt32(), Vector256.Create(0x7f800000u), r);
+        var result = (r | sign).AsSingle();
+        return Vector256.ConditionalSelect(Vector256.Equals(x, x), result, x);
+    }
+
     static float SpecialHalfToFloat(uint mag, uint sign) =>
         BitConverter.UInt32BitsToSingle(sign | 0x7f800000u | (mag & 0x7fffff) | (mag != 0x7c00u << 13 ? 0x400000u : 0));
 

@@ -2,16 +2,19 @@
 using EdgeLM.Formats.Gguf;
 using EdgeLM.Kernels;
 using EdgeLM.Models;
+using EdgeLM.Tensors;
 
 namespace EdgeLM.Tests.Models;
 
 public static class EngineHarness
 {
-    public static float[][] Logits(string path, IReadOnlyList<int> tokens, int threads = 2, int maxBatch = 64)
+    /// <summary>Logits of every position; the KV cache is F32 unless given, as the oracle keeps it.</summary>
+    public static float[][] Logits(string path, IReadOnlyList<int> tokens, int threads = 2, int maxBatch = 64,
+        GgmlType kvType = GgmlType.F32, int context = 256)
     {
         using var model = DecoderModel.Load(ModelSources.Open(path));
         using var pool = new WorkerPool(threads);
-        using var s = new DecoderState(model.Config, model.Weights, 256, maxBatch, pool);
+        using var s = new DecoderState(model.Config, model.Weights, context, maxBatch, pool, kvType, kvType);
         int V = model.Config.VocabSize;
         var all = new float[maxBatch * V];
         var result = new List<float[]>();
@@ -29,7 +32,7 @@ public static class EngineHarness
     {
         using var model = DecoderModel.Load(ModelSources.Open(path));
         using var pool = new WorkerPool(threads);
-        using var s = new DecoderState(model.Config, model.Weights, 256, 64, pool);
+        using var s = new DecoderState(model.Config, model.Weights, 256, 64, pool, GgmlType.F32, GgmlType.F32);
         model.Forward(s, prompt.ToArray());
         var output = new int[n];
         for (int k = 0; k < n; k++)

@@ -11,26 +11,28 @@ public static class LlamaCppOracle
 {
     static readonly Lock Gate = new();
 
-    static ModelParams Params(string path, int context) => new(path)
+    static ModelParams Params(string path, int context, GGMLType kvType = GGMLType.GGML_TYPE_F32, bool flashAttention = false) => new(path)
     {
         ContextSize = (uint)context,
         BatchSize = (uint)context,
         UBatchSize = (uint)context,
         Threads = 2,
         GpuLayerCount = 0,
-        TypeK = GGMLType.GGML_TYPE_F32,
-        TypeV = GGMLType.GGML_TYPE_F32,
-        FlashAttention = false,
+        TypeK = kvType,
+        TypeV = kvType,
+        FlashAttention = flashAttention,
         LoadMode = LLamaLoadMode.MemoryMap,
     };
 
     /// <summary>Logits of every position after decoding <paramref name="tokens"/> in one batch: (T, V).</summary>
-    public static float[][] Logits(string path, IReadOnlyList<int> tokens, int context = 256)
+    /// <summary>With kvType, the KV cache in that type (F32 by default); quantized values need flash attention.</summary>
+    public static float[][] Logits(string path, IReadOnlyList<int> tokens, int context = 256,
+        GGMLType kvType = GGMLType.GGML_TYPE_F32, bool flashAttention = false)
     {
         lock (Gate)
         {
             NativeApi.llama_empty_call();
-            var p = Params(path, context);
+            var p = Params(path, context, kvType, flashAttention);
             using var weights = LLamaWeights.LoadFromFile(p);
             using var ctx = weights.CreateContext(p);
             var batch = new LLamaBatch();
