@@ -36,14 +36,14 @@ public unsafe class AttentionBenchmarks
         RandomModel.Write(path, shape);
         _model = DecoderModel.Load(GgufModelSource.Open(path));
         _pool = new WorkerPool(1);
-        _s = new DecoderState(_model.Config, _model.Weights, Positions, 1, _pool);
+        _s = new DecoderState(_model.Config, _model.Weights, Positions, 1, _pool, EdgeLM.Tensors.GgmlType.F32, EdgeLM.Tensors.GgmlType.F32);
         var rng = new Random(1);
         var c = _model.Config;
         long n = (long)Positions * c.KvDim;
         for (long i = 0; i < n; i++)
         {
-            _s.Cache.Keys(0)[i] = rng.NextSingle() * 2 - 1;
-            _s.Cache.Values(0)[i] = rng.NextSingle() * 2 - 1;
+            ((float*)_s.Cache.Keys(0))[i] = rng.NextSingle() * 2 - 1;
+            ((float*)_s.Cache.Values(0))[i] = rng.NextSingle() * 2 - 1;
         }
         for (int i = 0; i < c.QueryDim; i++) _s.Q[i] = rng.NextSingle() * 2 - 1;
         _scores = new float[Positions];
@@ -65,7 +65,7 @@ public unsafe class AttentionBenchmarks
         var c = s.Config;
         int D = c.HeadDim, group = c.HeadCount / c.HeadCountKv, n = Positions;
         float scale = 1.0f / MathF.Sqrt(D);
-        float* keys = s.Cache.Keys(0), values = s.Cache.Values(0);
+        float* keys = (float*)s.Cache.Keys(0), values = (float*)s.Cache.Values(0);
         for (int h = 0; h < c.HeadCount; h++)
         {
             int kv = h / group * D;
