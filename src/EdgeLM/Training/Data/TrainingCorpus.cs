@@ -69,6 +69,11 @@ public static class TrainingCorpus
                 if (cut) Interlocked.Increment(ref truncated);
             }
             catch (InvalidModelFileException e) { errors[i] = e; }
+            catch (Exception e) when (e is not OperationCanceledException)
+            {
+                // A record the template engine or tokenizer chokes on is a bad record, named, not a crash.
+                errors[i] = new InvalidModelFileException(records[i].Source, $"cannot be tokenized: {e.Message}", e);
+            }
         });
         var units = new List<Unit>();
         for (int i = 0; i < records.Count; i++)

@@ -34,4 +34,40 @@ public sealed class CorpusLoadRateTests(ITestOutputHelper output)
         output.WriteLine($"bytes: {bytes / 1e6:F1} MB in {seconds:F2} s = {bytes / 1e6 / seconds:F1} MB/s");
         Assert.Equal(bytes + 20, bytesCorpus.Stats.TrainTokens + bytesCorpus.Stats.ValidationTokens);
     }
+
+    [Fact]
+    public void Chat_corpus_load_rate_is_reported_for_a_stable_and_a_rewriting_template()
+    {
+        using var dir = new TempDir();
+        string[] lines = File.ReadAllLines(TestData.File("corpus", "en", "tinyshakespeare.txt")).Where(l => l.Length > 0).ToArray();
+        var sb = new System.Text.StringBuilder();
+        int conversations = 400, k = 0;
+        for (int c = 0; c < conversations; c++)
+        {
+            var messages = new List<object> { new { role = "system", content = "Answer in verse." } };
+            for (int turn = 0; turn < 3; turn++)
+            {
+                messages.Add(new { role = "user", content = lines[k++ % lines.Length] + " " + lines[k++ % lines.Length] });
+                messages.Add(new { role = "assistant", content = string.Join("\n", lines.Skip(k % lines.Length).Take(6)) });
+                k += 6;
+            }
+            sb.Append(System.Text.Json.JsonSerializer.Serialize(new { messages })).Append('\n');
+        }
+        File.WriteAllText(dir.File("chat.jsonl"), sb.ToString());
+        long bytes = new FileInfo(dir.File("chat.jsonl")).Length;
+
+        var qwen = CorpusTokenizer.Load(TestData.File("tokenizers", "hf", "qwen3"));
+        string qwen25 = File.ReadAllText(Path.Combine(TestData.RepoRoot, "tests", "EdgeLM.Tests", "Templates", "Golden", "qwen2.5.jinja"));
+        foreach (var (name, template) in new[] { ("qwen2.5 (prefix rule)", EdgeLM.Templates.ChatTemplate.Parse(qwen25)), ("qwen3 (fallback rule)", qwen.Template!) })
+        {
+            var clock = Stopwatch.StartNew();
+            var (train, validation, stats) = TrainingCorpus.Load([dir.Path], qwen, new CorpusOptions(ChatTemplate: template));
+            double seconds = clock.Elapsed.TotalSeconds;
+            output.WriteLine($"{name}: {conversations} conversations, {bytes / 1e6:F2} MB, {stats.TrainTokens + stats.ValidationTokens} tokens " +
+                             $"({stats.MaskedTrainTokens} of {stats.TrainTokens} train tokens in the loss) in {seconds:F2} s = {conversations / seconds:F0} conversations/s");
+            Assert.Equal(conversations, stats.TrainUnits + stats.ValidationUnits);
+            Assert.Equal(3 * stats.TrainUnits, CorpusFormatTests.MaskedRuns(train, qwen).Count);
+            Assert.NotNull(validation.LossMask);
+        }
+    }
 }
