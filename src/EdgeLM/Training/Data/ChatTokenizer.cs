@@ -74,6 +74,8 @@ public static class ChatTokenizer
             if (messages[i].Role != "assistant") continue;
             string g = RenderPrompt(template, messages, i, record, variables);
             string a = Render(template, messages, i + 1, false, record, variables);
+            if (a.Length == g.Length && a == g)
+                throw new InvalidModelFileException(record.Source, $"messages[{i}]: the chat template renders nothing for this assistant turn");
             if (a.StartsWith(g, StringComparison.Ordinal) && full.StartsWith(a, StringComparison.Ordinal) && g.Length >= cursor)
             {
                 spans.Add((g.Length, a.Length));

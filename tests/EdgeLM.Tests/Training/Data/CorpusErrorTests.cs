@@ -73,6 +73,11 @@ public sealed class CorpusErrorTests
         var raising = options with { ChatTemplate = EdgeLM.Templates.ChatTemplate.Parse("{{ raise_exception('roles must alternate') }}") };
         e = Assert.Throws<InvalidModelFileException>(() => TrainingCorpus.Load([dir.Path], Bytes, raising));
         Assert.Contains("roles must alternate", e.Message, StringComparison.Ordinal);
+
+        File.WriteAllText(dir.File("c.jsonl"), "{\"messages\": [{\"role\": \"user\", \"content\": \"hi\"}, {\"role\": \"assistant\", \"content\": \"yo\"}]}\n");
+        var usersOnly = options with { ChatTemplate = EdgeLM.Templates.ChatTemplate.Parse("{% for m in messages %}{% if m.role == 'user' %}{{ m.content }}{% endif %}{% endfor %}") };
+        e = Assert.Throws<InvalidModelFileException>(() => TrainingCorpus.Load([dir.Path], Bytes, usersOnly));
+        Assert.Contains("c.jsonl:1: messages[1]: the chat template renders nothing for this assistant turn", e.Message, StringComparison.Ordinal);
     }
 
     [Fact]
