@@ -39,7 +39,7 @@ public static class LossPlot
         plot.Title("loss");
         plot.XLabel("step");
         plot.YLabel("cross-entropy (nats/token)");
-        plot.ShowLegend();
+        plot.ShowLegend(ScottPlot.Alignment.UpperRight);
         byte[] png = plot.GetImageBytes(width, height, ScottPlot.ImageFormat.Png);
         AtomicFile.Write(path, s => s.Write(png));
     }

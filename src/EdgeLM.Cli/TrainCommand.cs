@@ -12,8 +12,8 @@ namespace EdgeLM.Cli;
 
 public sealed class TrainFlags
 {
-    // Each flag's value as a JSON node when given on the command line; names are RunConfig's JSON keys.
-    readonly List<(Option Option, Func<ParseResult, JsonNode?> Value)> _settings = [];
+    // Each flag's RunConfig JSON key, and its value as a JSON node when given on the command line.
+    readonly List<(Option Option, string Key, Func<ParseResult, JsonNode?> Value)> _settings = [];
 
     public TrainFlags()
     {
@@ -45,8 +45,8 @@ public sealed class TrainFlags
         Int("--save-every", "steps between checkpoints (default 100)");
         Int("--keep", "checkpoints kept (default 2)");
         Str("--type", "tensor type of the exported model.gguf: F32 (default), F16, Q8_0, ...");
-        _settings.Add((Tied, r => r.GetValue(Tied) ? JsonValue.Create(true) : null));
-        _settings.Add((NoTied, r => r.GetValue(NoTied) ? JsonValue.Create(false) : null));
+        _settings.Add((Tied, "tied", r => r.GetValue(Tied) ? JsonValue.Create(true) : null));
+        _settings.Add((NoTied, "tied", r => r.GetValue(NoTied) ? JsonValue.Create(false) : null));
     }
 
     public Option<string?> Config { get; } = new("--config") { Description = "a JSON file of settings (keys = flag names without dashes)" };
@@ -58,12 +58,12 @@ public sealed class TrainFlags
     void Int(string name, string description) => Add(new Option<int?>(name) { Description = description }, v => v is int i ? JsonValue.Create(i) : null);
     void Float(string name, string description) => Add(new Option<double?>(name) { Description = description }, v => v is double d ? JsonValue.Create(d) : null);
 
-    void Add<T>(Option<T> option, Func<T?, JsonNode?> toJson) => _settings.Add((option, r => r.GetResult(option) is null ? null : toJson(r.GetValue(option))));
+    void Add<T>(Option<T> option, Func<T?, JsonNode?> toJson) => _settings.Add((option, option.Name.TrimStart('-'), r => r.GetResult(option) is null ? null : toJson(r.GetValue(option))));
 
     public Command Command()
     {
         var c = new Command("train", "Train a new model from scratch into a run folder") { Config, Resume };
-        foreach (var (o, _) in _settings) c.Options.Add(o);
+        foreach (var (o, _, _) in _settings) c.Options.Add(o);
         return c;
     }
 
@@ -72,8 +72,8 @@ public sealed class TrainFlags
     {
         if (r.GetValue(Tied) && r.GetValue(NoTied)) throw new ArgumentException("--tied and --no-tied contradict each other");
         var flags = new JsonObject();
-        foreach (var (o, value) in _settings)
-            if (value(r) is JsonNode v) flags[o.Name.TrimStart('-')] = v;
+        foreach (var (_, key, value) in _settings)
+            if (value(r) is JsonNode v) flags[key] = v;
         string? file = r.GetValue(Config);
         var fromFile = file is null ? new JsonObject() : RunConfig.ReadObject(file);
         var merged = new JsonObject();
