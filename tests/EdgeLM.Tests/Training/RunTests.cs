@@ -125,6 +125,10 @@ public class RunTests(RunFixture f) : IClassFixture<RunFixture>
         Assert.Contains("'parameters'", e.Message);
         Assert.Contains(TrainingCheckpoint.FileName(RunFixture.Steps), e.Message);
 
+        Assert.False(File.Exists(Path.Combine(copy.Out!, TrainingRun.ConfigName)), "a refused resume does not rewrite config.json");
+        var fresh = Assert.Throws<ArgumentException>(() => TrainingRun.Run(copy, resume: false));
+        Assert.Contains("--resume", fresh.Message);
+
         File.WriteAllBytes(ckpt, "EDGECKPT"u8.ToArray().Concat(new byte[40]).ToArray());
         e = Assert.Throws<InvalidModelFileException>(() => TrainingRun.Run(copy, resume: true));
         Assert.Contains("version 0", e.Message);

@@ -41,10 +41,12 @@ public static class TrainingRun
         if (!GgmlTypes.TryParse(config.Type, out var type) || type is GgmlType.Q8_1 or GgmlType.Q8_K)
             throw new ArgumentException($"unknown tensor type '{config.Type}' (one of {string.Join(", ", GgmlTypes.StorageTypeNames)})");
         string dir = config.Out!;
-        string? checkpoint = resume ? TrainingCheckpoint.Newest(dir) ?? throw new FileNotFoundException($"{TrainingCheckpoint.Folder(dir)}: no checkpoint to resume from") : null;
+        string? checkpoint = TrainingCheckpoint.Newest(dir);
+        if (resume && checkpoint is null) throw new FileNotFoundException($"{TrainingCheckpoint.Folder(dir)}: no checkpoint to resume from");
+        // A new run in an old run's folder would mix the two runs' checkpoints and metrics.
+        if (!resume && checkpoint is not null)
+            throw new ArgumentException($"{dir} already holds checkpoints ({Path.GetFileName(checkpoint)}): continue it with --resume, or give a new --out");
         Directory.CreateDirectory(dir);
-        byte[] json = System.Text.Encoding.UTF8.GetBytes(config.ToJson());
-        AtomicFile.Write(Path.Combine(dir, ConfigName), s => s.Write(json));
 
         List<string>? docs = null;
         List<string> Documents() => docs ??= RunData.ReadDocuments(config.Data!, cancel);
@@ -64,6 +66,9 @@ public static class TrainingRun
             hooks.Log?.Invoke($"resumed from {checkpoint} at step {start}");
         }
         hooks.Log?.Invoke($"{model.Parameters.Count:N0} parameters");
+        // Written once the checkpoint has been accepted, so a refused resume leaves the run's settings as they were.
+        byte[] json = System.Text.Encoding.UTF8.GetBytes(config.ToJson());
+        AtomicFile.Write(Path.Combine(dir, ConfigName), s => s.Write(json));
         using var metrics = MetricsLog.Open(Path.Combine(dir, MetricsName), start);
         float val = Loop(config, model, trainer, validation, metrics, pool, hooks, cancel);
 
