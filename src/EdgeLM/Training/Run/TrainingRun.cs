@@ -71,6 +71,7 @@ public static class TrainingRun
         AtomicFile.Write(Path.Combine(dir, ConfigName), s => s.Write(json));
         using var metrics = MetricsLog.Open(Path.Combine(dir, MetricsName), start);
         float val = Loop(config, model, trainer, validation, metrics, pool, hooks, cancel);
+        if (float.IsNaN(val)) val = Trainer.Evaluate(model, validation, config.EvalBatches, pool); // resumed a finished run
 
         TrainingCheckpoint.Save(dir, model, trainer.Optimizer, trainer.StepIndex, config, config.Keep);
         string modelPath = Path.Combine(dir, ModelName);
