@@ -103,13 +103,30 @@ public sealed class ProgressLine(string what, string unit) : IProgress<(int Done
 
     public void Report((int Done, int Total) p)
     {
-        long now = _clock.ElapsedMilliseconds;
-        if (p.Done < p.Total && now - _lastDraw < 200) return;
-        _lastDraw = now;
+        if (!Due(p.Done, p.Total)) return;
         double secs = Math.Max(1e-3, _clock.Elapsed.TotalSeconds);
         double rate = p.Done / secs;
         double left = rate > 0 ? (p.Total - p.Done) / rate : 0;
-        Console.Error.Write($"\r{what}: {p.Done}/{p.Total} {unit} ({rate:F1}/s, {left:F0}s left)   ");
-        if (p.Done >= p.Total) Console.Error.WriteLine();
+        Draw($"{what}: {p.Done}/{p.Total} {unit} ({rate:F1}/s, {left:F0}s left)", p.Done >= p.Total);
+    }
+
+    /// <summary>Draws <paramref name="detail"/> after "what: done/total" (at most five times a second, and always the last).</summary>
+    public void Report(int done, int total, string detail)
+    {
+        if (Due(done, total)) Draw($"{what} {done}/{total} {detail}", done >= total);
+    }
+
+    bool Due(int done, int total)
+    {
+        long now = _clock.ElapsedMilliseconds;
+        if (done < total && now - _lastDraw < 200) return false;
+        _lastDraw = now;
+        return true;
+    }
+
+    static void Draw(string line, bool last)
+    {
+        Console.Error.Write($"\r{line}   ");
+        if (last) Console.Error.WriteLine();
     }
 }

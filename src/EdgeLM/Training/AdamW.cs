@@ -33,6 +33,16 @@ public sealed class AdamW
     public AdamWOptions Options { get; }
     /// <summary>Updates taken so far (t in the bias corrections).</summary>
     public int StepCount { get; private set; }
+    /// <summary>First and second moment estimates, in the parameter layout (what a checkpoint saves).</summary>
+    public Span<float> M => _m;
+    public Span<float> V => _v;
+
+    /// <summary>Sets the update count after M and V were restored from a checkpoint.</summary>
+    public void Restore(int stepCount)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(stepCount);
+        StepCount = stepCount;
+    }
 
     /// <summary>One update of every parameter from Parameters.Grad with learning rate <paramref name="lr"/>.</summary>
     public void Step(float lr)

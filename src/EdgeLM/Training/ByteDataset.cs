@@ -2,7 +2,7 @@
 // SentencePiece-style vocabulary RandomModel.AddVocabulary writes (unk 0, BOS 1, EOS 2, then
 // <0x00>..<0xFF> as 3..258), so a model trained on it exports with that vocabulary and the engine's
 // tokenizer encodes and decodes it. The last fraction of the file is held out for validation.
-// Windows start with BOS, so the model learns what the engine feeds it first.
+// Its token streams start with BOS (Sequence), so the model learns what the engine feeds it first.
 namespace EdgeLM.Training;
 
 public sealed class ByteDataset
@@ -20,6 +20,22 @@ public sealed class ByteDataset
 
     public int[] Train { get; }
     public int[] Validation { get; }
+
+    /// <summary>Train and Validation as next-token streams, BOS first.</summary>
+    public TokenSequence TrainSequence => Sequence(Train);
+    public TokenSequence ValidationSequence => Sequence(Validation);
+
+    /// <summary>BOS followed by <paramref name="tokens"/>: the stream the trainer cuts windows from.</summary>
+    public static TokenSequence Sequence(ReadOnlySpan<int> tokens)
+    {
+        var t = new int[tokens.Length + 1];
+        t[0] = Bos;
+        tokens.CopyTo(t.AsSpan(1));
+        return new TokenSequence(t);
+    }
+
+    /// <summary>The byte tokens of UTF-8 text (no BOS).</summary>
+    public static int[] Encode(string text) => ToTokens(System.Text.Encoding.UTF8.GetBytes(text));
 
     static int[] ToTokens(ReadOnlySpan<byte> bytes)
     {
