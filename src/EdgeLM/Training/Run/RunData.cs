@@ -1,9 +1,11 @@
 // The one place a training run turns --data into token streams: documents are read (a UTF-8 text
 // file is one document; a folder gives one per .txt / .md file, in ordinal path order), each is
 // tokenized BOS + text + EOS, the documents are joined, and the last ValFraction of the tokens is
-// held out for validation. Readers of other formats (JSONL, chat) produce the same pair of
-// TokenSequences and replace Load. Not a tokenizer and not a sampler.
+// held out for validation. Data with JSONL files ({"text"} documents, {"messages"} conversations with
+// the loss on assistant turns only) goes through Training/Data's TrainingCorpus instead, which
+// splits by whole document or conversation. Not a tokenizer and not a sampler.
 using System.Text;
+using EdgeLM.Training.Data;
 
 namespace EdgeLM.Training.Run;
 
@@ -37,6 +39,41 @@ public static class RunData
             }
         }
         return docs;
+    }
+
+    /// <summary>Whether <paramref name="path"/> holds JSON lines (a .jsonl / .json file, or a folder with one).</summary>
+    public static bool IsStructured(string path) =>
+        Directory.Exists(path)
+            ? Directory.EnumerateFiles(path, "*", SearchOption.AllDirectories).Any(IsJson)
+            : IsJson(path);
+
+    static bool IsJson(string f) =>
+        f.EndsWith(".jsonl", StringComparison.OrdinalIgnoreCase) || f.EndsWith(".json", StringComparison.OrdinalIgnoreCase);
+
+    /// <summary>The texts of a structured corpus's records (documents, and every message of a
+    /// conversation), for training a tokenizer on it.</summary>
+    public static List<string> ReadRecordTexts(string path)
+    {
+        var texts = new List<string>();
+        var stats = new CorpusStats();
+        foreach (string f in CorpusReader.ExpandPaths([path], stats))
+            CorpusReader.ReadFile(f, lenient: false, stats, r =>
+            {
+                if (r.Text is not null) texts.Add(r.Text);
+                if (r.Messages is not null) foreach (var m in r.Messages) texts.Add(m.Content ?? "");
+            });
+        return texts;
+    }
+
+    /// <summary>(train, validation) from a structured corpus: split by whole records, the validation side
+    /// at least one window long.</summary>
+    public static (TokenSequence Train, TokenSequence Validation) LoadStructured(string path, RunTokenizer tokenizer,
+        double valFraction, int T, int seed, CancellationToken cancel = default)
+    {
+        var corpus = TrainingCorpus.Load([path], tokenizer.Corpus, new CorpusOptions(ValidationFraction: valFraction, Seed: seed), cancel);
+        if (corpus.Train.Length <= T || corpus.Validation.Length <= T)
+            throw new ArgumentException($"{path}: {corpus.Stats}; either the training part ({corpus.Train.Length} tokens) or the validation part ({corpus.Validation.Length}) is shorter than one window of --ctx {T} + 1 (more data or a larger --val-fraction)");
+        return (corpus.Train, corpus.Validation);
     }
 
     /// <summary>(train, validation) token streams for a run whose windows are <paramref name="T"/> tokens.</summary>

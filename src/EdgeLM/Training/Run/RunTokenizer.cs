@@ -7,6 +7,7 @@ using EdgeLM.Formats.Gguf;
 using EdgeLM.Models;
 using EdgeLM.Tokenizers;
 using EdgeLM.Tokenizers.Training;
+using EdgeLM.Training.Data;
 
 namespace EdgeLM.Training.Run;
 
@@ -59,6 +60,14 @@ public sealed class RunTokenizer
         var t = new Tokenizer(data);
         return new RunTokenizer(t, t.VocabSize, t.BosId, t.EosId, $"{source} ({t.VocabSize} ids)");
     }
+
+    /// <summary>The same vocabulary for the corpus readers (JSONL documents, chat conversations with the
+    /// tokenizer's own chat template).</summary>
+    public ICorpusTokenizer Corpus => _corpus ??= _tokenizer is null
+        ? new ByteCorpusTokenizer()
+        : new CorpusTokenizer(_tokenizer, CorpusTokenizer.TemplateOf(_tokenizer));
+
+    ICorpusTokenizer? _corpus;
 
     /// <summary>A document's tokens, BOS first and EOS last where the vocabulary has them.</summary>
     public void EncodeDocument(string text, List<int> output)

@@ -49,9 +49,12 @@ public static class TrainingRun
         Directory.CreateDirectory(dir);
 
         List<string>? docs = null;
-        List<string> Documents() => docs ??= RunData.ReadDocuments(config.Data!, cancel);
+        bool structured = RunData.IsStructured(config.Data!);
+        List<string> Documents() => docs ??= structured ? RunData.ReadRecordTexts(config.Data!) : RunData.ReadDocuments(config.Data!, cancel);
         var tokenizer = RunTokenizer.Create(config, dir, Documents, cancel);
-        var (train, validation) = RunData.Load(Documents(), tokenizer, config.ValFraction, config.Ctx, cancel);
+        var (train, validation) = structured
+            ? RunData.LoadStructured(config.Data!, tokenizer, config.ValFraction, config.Ctx, config.Seed, cancel)
+            : RunData.Load(Documents(), tokenizer, config.ValFraction, config.Ctx, cancel);
         hooks.Log?.Invoke($"tokenizer {tokenizer.Description}; {train.Length} training and {validation.Length} validation tokens");
 
         var model = new Transformer(config.Model(tokenizer.VocabSize), config.Batch, config.Ctx);
