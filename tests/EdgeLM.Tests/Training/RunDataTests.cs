@@ -62,8 +62,22 @@ public class RunStructuredDataTests
 
         var config = new RunConfig
         {
-            Data = data, Out = dir.File("run"), Arch = "llama", Layers = 1, Dim = 32, Heads = 4, KvHeads = 2, Ffn = 64, Ctx = 16,
-            Steps = 4, Batch = 2, Seed = 1, Threads = 1, EvalEvery = 2, EvalBatches = 1, SaveEvery = 2,
+            Data = data,
+            Out = dir.File("run"),
+            Arch = "llama",
+            Layers = 1,
+            Dim = 32,
+            Heads = 4,
+            KvHeads = 2,
+            Ffn = 64,
+            Ctx = 16,
+            Steps = 4,
+            Batch = 2,
+            Seed = 1,
+            Threads = 1,
+            EvalEvery = 2,
+            EvalBatches = 1,
+            SaveEvery = 2,
         };
         var result = TrainingRun.Run(config, resume: false);
         Assert.True(File.Exists(Path.Combine(config.Out, "model.gguf")));

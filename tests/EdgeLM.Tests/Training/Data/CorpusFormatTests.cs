@@ -2,9 +2,9 @@
 // of the text (+3) and the boundaries are BOS 1 / EOS 2: .txt, .md, JSONL "text", a .json array,
 // a mixed folder (with files of other kinds skipped), the document cap and chunking.
 using System.Text;
+using EdgeLM.Tests.Support;
 using EdgeLM.Training;
 using EdgeLM.Training.Data;
-using EdgeLM.Tests.Support;
 
 namespace EdgeLM.Tests.Training.Data;
 
