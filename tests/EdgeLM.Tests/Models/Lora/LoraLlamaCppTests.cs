@@ -46,6 +46,27 @@ public class LoraLlamaCppTests(ITestOutputHelper output)
         Assert.True(moved > 0.05f * range, $"the adapter moved llama.cpp's logits by only {moved}");
     }
 
+    /// <summary>A quantized base stays quantized under the adapter on both sides; the tolerance is
+    /// QuantizedParityTests' (an 8-bit activation rounding step now and then differs and spreads).</summary>
+    const float QuantizedRelativeTolerance = 0.03f;
+
+    [Theory]
+    [InlineData("llama", GgmlType.Q8_0)]
+    [InlineData("qwen2", GgmlType.Q4_K)]
+    public void Quantized_base_with_the_adapter_matches_llama_cpp(string arch, GgmlType type)
+    {
+        using var dir = new TempDir();
+        var shape = new RandomModelShape(arch, Dim: 256, Heads: 4, KvHeads: 2, HeadDim: 64, Ffn: 512);
+        string basePath = dir.File("base.gguf"), adapterPath = dir.File("adapter.gguf");
+        RandomModel.Write(basePath, shape, type, seed: 16);
+        LoraTestFiles.WriteGguf(LoraTestFiles.Random(shape, rank: 8, alpha: 16, seed: 52), adapterPath);
+        var ours = LoraTestFiles.Logits(basePath, [new ScaledLora(LoraGgufReader.Read(adapterPath), 1f, adapterPath)], Prompt, maxBatch: 5);
+        var theirs = Logits(basePath, adapterPath, 1f, Prompt);
+        var (max, pos, idx, range) = EngineHarness.Compare(ours, theirs);
+        output.WriteLine($"{arch} {type}: max |diff| {max:G4} at position {pos}, token {idx}; logit scale {range:G4}");
+        Assert.True(max <= QuantizedRelativeTolerance * range, $"{arch} {type}: max |diff| {max} at position {pos}, token {idx} (scale {range})");
+    }
+
     static float[][] Logits(string model, string adapter, float scale, IReadOnlyList<int> tokens)
     {
         lock (Gate)
@@ -53,8 +74,14 @@ public class LoraLlamaCppTests(ITestOutputHelper output)
             NativeApi.llama_empty_call();
             var p = new ModelParams(model)
             {
-                ContextSize = 256, BatchSize = 256, UBatchSize = 256, Threads = 2, GpuLayerCount = 0,
-                TypeK = GGMLType.GGML_TYPE_F32, TypeV = GGMLType.GGML_TYPE_F32, FlashAttention = false,
+                ContextSize = 256,
+                BatchSize = 256,
+                UBatchSize = 256,
+                Threads = 2,
+                GpuLayerCount = 0,
+                TypeK = GGMLType.GGML_TYPE_F32,
+                TypeV = GGMLType.GGML_TYPE_F32,
+                FlashAttention = false,
                 LoadMode = LLamaLoadMode.MemoryMap,
             };
             using var weights = LLamaWeights.LoadFromFile(p);

@@ -29,8 +29,12 @@ public static class LoraTestFiles
             if (tgt == "output") { list.Add(Tensor("output.weight", s.Dim, s.Vocab, rank, rng)); continue; }
             var (inDim, outDim) = tgt switch
             {
-                "attn_q" => (s.Dim, q), "attn_k" => (s.Dim, kv), "attn_v" => (s.Dim, kv), "attn_output" => (q, s.Dim),
-                "ffn_gate" or "ffn_up" => (s.Dim, s.Ffn), "ffn_down" => (s.Ffn, s.Dim),
+                "attn_q" => (s.Dim, q),
+                "attn_k" => (s.Dim, kv),
+                "attn_v" => (s.Dim, kv),
+                "attn_output" => (q, s.Dim),
+                "ffn_gate" or "ffn_up" => (s.Dim, s.Ffn),
+                "ffn_down" => (s.Ffn, s.Dim),
                 _ => throw new ArgumentException(tgt),
             };
             for (int l = 0; l < s.Layers; l++) list.Add(Tensor($"blk.{l}.{tgt}.weight", inDim, outDim, rank, rng));
