@@ -20,7 +20,10 @@ public sealed class LoraCliTests : IDisposable
         var shape = new RandomModelShape("llama");
         string basePath = _dir.File("base.gguf"), adapter = _dir.File("adapter.gguf"), merged = _dir.File("merged.gguf");
         RandomModel.Write(basePath, shape, GgmlType.F32, seed: 14);
-        LoraTestFiles.WriteGguf(LoraTestFiles.Random(shape, rank: 4, alpha: 16, seed: 91), adapter);
+        var lora = LoraTestFiles.Random(shape, rank: 4, alpha: 16, seed: 91);
+        LoraTestFiles.WriteGguf(lora, adapter);
+        string peft = _dir.File("peft");
+        LoraTestFiles.WritePeft(lora, peft, shape);
 
         var m = CliRunner.Run("merge", basePath, adapter, merged, "--scale", "0.8");
         Assert.True(m.ExitCode == 0, m.StdErr);
@@ -36,6 +39,10 @@ public sealed class LoraCliTests : IDisposable
         Assert.Equal(fromMerged.StdOut, withLora.StdOut);
         Assert.Equal(plain.StdOut, off.StdOut);
         Assert.NotEqual(plain.StdOut, withLora.StdOut);
+        // The same adapter as a PEFT folder, applied and merged.
+        var withPeft = CliRunner.Run(["run", basePath, "--lora", peft + ":0.8", .. greedy]);
+        Assert.True(withPeft.ExitCode == 0, withPeft.StdErr);
+        Assert.Equal(fromMerged.StdOut, withPeft.StdOut);
     }
 
     [Fact]
