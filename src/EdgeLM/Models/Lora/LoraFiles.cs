@@ -56,6 +56,8 @@ public static class LoraBaseCheck
     {
         if (t.Target == TensorNames.TokenEmbd)
             throw new InvalidModelFileException(path, $"tensor '{t.Target}.lora_a': adapting the token embedding is not supported");
+        if (t.Target == TensorNames.Output && !targets.ContainsKey(t.Target))
+            throw new InvalidModelFileException(path, $"tensor '{t.Target}.lora_a': the base ties its output head to the token embedding, which is not adapted");
         if (!targets.TryGetValue(t.Target, out var m))
             throw new InvalidModelFileException(path, $"tensor '{t.Target}.lora_a': the base model has no matrix '{t.Target}' to adapt");
         if (t.In != m.W.Cols)
