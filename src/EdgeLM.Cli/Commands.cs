@@ -13,6 +13,7 @@ public static class Commands
         InfoCommand.Create(),
         PerplexityCommand.Create(),
         ConvertCommand.Create(),
+        MergeCommand.Create(),
         TraceCommand.Create(),
         BenchCommand.Create(),
         TokenizerTrainCommand.Create(),

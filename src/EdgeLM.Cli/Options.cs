@@ -52,6 +52,11 @@ public sealed class SessionFlags
     public Option<int> Batch { get; } = new("--batch", "-b") { Description = "tokens per forward pass when reading a prompt", DefaultValueFactory = _ => 64 };
     public Option<string?> Tokenizer { get; } = new("--tokenizer") { Description = "tokenizer file to use instead of the model's own" };
     public CacheFlags Cache { get; } = new();
+    public Option<string[]> Lora { get; } = new("--lora")
+    {
+        Description = "apply a LoRA adapter without merging: ADAPTER[:SCALE], a GGUF adapter or a PEFT folder, scale 1 by default (repeatable)",
+        AllowMultipleArgumentsPerToken = false,
+    };
 
     public void AddTo(Command c)
     {
@@ -60,9 +65,14 @@ public sealed class SessionFlags
         c.Options.Add(Batch);
         c.Options.Add(Tokenizer);
         Cache.AddTo(c);
+        c.Options.Add(Lora);
     }
 
-    public LoadOptions Load(ParseResult r) => new() { TokenizerPath = r.GetValue(Tokenizer) };
+    public LoadOptions Load(ParseResult r) => new()
+    {
+        TokenizerPath = r.GetValue(Tokenizer),
+        Adapters = [.. (r.GetValue(Lora) ?? []).Select(EdgeLM.Models.Lora.LoraRequest.Parse)],
+    };
 
     public SessionOptions Session(ParseResult r) => new()
     {

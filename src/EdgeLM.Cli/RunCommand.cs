@@ -33,6 +33,8 @@ public static class RunCommand
         double loadSecs = clock.Elapsed.TotalSeconds;
         using var session = model.CreateSession(opts);
         Console.Error.WriteLine($"loaded {model.Config.Architecture} model in {loadSecs:F2}s; context {session.ContextLength}, {session.Threads} threads");
+        foreach (var a in model.Decoder.Lora?.Adapters ?? [])
+            Console.Error.WriteLine($"LoRA adapter {a.Path}: {a.Adapter.Tensors.Count} matrices, scale {a.Scale}");
         var stdout = Console.Out;
         int pieces = 0;
         bool endsWithNewline = false;

@@ -7,6 +7,7 @@
 using EdgeLM.Formats;
 using EdgeLM.Formats.Gguf;
 using EdgeLM.Models;
+using EdgeLM.Models.Lora;
 using EdgeLM.Tokenizers;
 
 namespace EdgeLM.Inference;
@@ -16,6 +17,8 @@ public sealed record LoadOptions
     /// <summary>A tokenizer file to use instead of the model's own (required for llama2.c checkpoints
     /// without a tokenizer.bin / tokenizer.model beside them).</summary>
     public string? TokenizerPath { get; init; }
+    /// <summary>LoRA adapters (GGUF files or PEFT folders) applied on top of the base without merging.</summary>
+    public IReadOnlyList<LoraRequest> Adapters { get; init; } = [];
 }
 
 public sealed class LanguageModel : IDisposable
@@ -46,6 +49,7 @@ public sealed class LanguageModel : IDisposable
             if (tokenizer.VocabSize != decoder.Config.VocabSize)
                 throw new InvalidModelFileException(path,
                     $"the tokenizer has {tokenizer.VocabSize} tokens but the model's embedding has {decoder.Config.VocabSize} rows");
+            if (options?.Adapters is { Count: > 0 } adapters) decoder.UseAdapters(LoraFiles.OpenAll(adapters, decoder.Config));
             return new LanguageModel(decoder, tokenizer);
         }
         catch

@@ -5,6 +5,7 @@
 using System.Numerics.Tensors;
 using EdgeLM.Formats;
 using EdgeLM.Kernels;
+using EdgeLM.Models.Lora;
 
 namespace EdgeLM.Models;
 
@@ -32,6 +33,13 @@ public sealed class DecoderModel : IDisposable
     public ArchitectureSpec Architecture { get; }
     public ModelConfig Config { get; }
     public DecoderWeights Weights { get; }
+    /// <summary>The LoRA adapters applied on top of the weights, or null for none.</summary>
+    public LoraStack? Lora { get; private set; }
+
+    /// <summary>Applies these adapters (checked against the weights) from the next forward pass on; an
+    /// empty list removes them. The weights themselves never change. Not while a forward pass runs.</summary>
+    public void UseAdapters(IReadOnlyList<ScaledLora> adapters) =>
+        Lora = adapters.Count == 0 ? null : new LoraStack(this, adapters);
 
     /// <summary>Builds the model over a source; the source is owned by the model from then on.</summary>
     public static DecoderModel Load(IModelSource source)
@@ -56,6 +64,7 @@ public sealed class DecoderModel : IDisposable
     {
         var c = Config;
         var w = Weights;
+        var lora = Lora;
         int T = tokens.Length, C = c.EmbeddingLength, pos0 = s.Position;
         if (T == 0) return;
         if (T > s.MaxBatch) throw new ArgumentException($"{T} tokens exceed the micro-batch of {s.MaxBatch}");
@@ -78,10 +87,13 @@ public sealed class DecoderModel : IDisposable
             RmsNormRows(s.Xb, s.X, L.AttnNorm, C, T, c.RmsEps);
             MatMul.QuantizeActivations(s, L.AttnQ, s.Xb, T);
             _matmul.Run(s, L.AttnQ, s.Q, T);
+            lora?.Apply(l, LoraSlot.AttnQ, s.Xb, s.Q, T);
             if (!SameActivationType(L.AttnQ, L.AttnK)) MatMul.QuantizeActivations(s, L.AttnK, s.Xb, T);
             _matmul.Run(s, L.AttnK, s.K, T);
+            lora?.Apply(l, LoraSlot.AttnK, s.Xb, s.K, T);
             if (!SameActivationType(L.AttnK, L.AttnV)) MatMul.QuantizeActivations(s, L.AttnV, s.Xb, T);
             _matmul.Run(s, L.AttnV, s.V, T);
+            lora?.Apply(l, LoraSlot.AttnV, s.Xb, s.V, T);
             AddBiasRows(s.Q, L.AttnQBias, c.QueryDim, T);
             AddBiasRows(s.K, L.AttnKBias, c.KvDim, T);
             AddBiasRows(s.V, L.AttnVBias, c.KvDim, T);
@@ -93,17 +105,21 @@ public sealed class DecoderModel : IDisposable
             // o = softmax(q kᵀ / sqrt(D)) v over the cache; x += o Woᵀ
             _attention.Run(s, l, pos0, T);
             _matmul.Run(s, L.AttnOutput, s.AttnOut.AsSpan(0, T * c.QueryDim), s.Xb, T);
+            lora?.Apply(l, LoraSlot.AttnOutput, s.AttnOut, s.Xb, T);
             TensorPrimitives.Add(s.X.AsSpan(0, T * C), s.Xb.AsSpan(0, T * C), s.X.AsSpan(0, T * C));
 
             // Feed-forward: xb = rmsnorm(x) * ffn_norm; x += (silu(xb Wgᵀ) ⊙ xb Wuᵀ) Wdᵀ
             RmsNormRows(s.Xb, s.X, L.FfnNorm, C, T, c.RmsEps);
             MatMul.QuantizeActivations(s, L.FfnGate, s.Xb, T);
             _matmul.Run(s, L.FfnGate, s.Gate, T);
+            lora?.Apply(l, LoraSlot.FfnGate, s.Xb, s.Gate, T);
             if (!SameActivationType(L.FfnGate, L.FfnUp)) MatMul.QuantizeActivations(s, L.FfnUp, s.Xb, T);
             _matmul.Run(s, L.FfnUp, s.Up, T);
+            lora?.Apply(l, LoraSlot.FfnUp, s.Xb, s.Up, T);
             int FF = c.FeedForwardLength;
             Activations.SwiGlu(s.Gate.AsSpan(0, T * FF), s.Gate.AsSpan(0, T * FF), s.Up.AsSpan(0, T * FF));
             _matmul.Run(s, L.FfnDown, s.Gate.AsSpan(0, T * FF), s.Xb, T);
+            lora?.Apply(l, LoraSlot.FfnDown, s.Gate, s.Xb, T);
             TensorPrimitives.Add(s.X.AsSpan(0, T * C), s.Xb.AsSpan(0, T * C), s.X.AsSpan(0, T * C));
             observer?.AfterLayer(l, s.X.AsSpan(0, T * C), T);
         }
@@ -113,11 +129,13 @@ public sealed class DecoderModel : IDisposable
         {
             Norm.RmsNorm(s.Xb.AsSpan(0, C), s.X.AsSpan((T - 1) * C, C), w.OutputNorm, c.RmsEps);
             _matmul.Run(s, w.Output, s.Xb.AsSpan(0, C), s.Logits, 1);
+            lora?.Apply(0, LoraSlot.Output, s.Xb, s.Logits, 1);
         }
         else
         {
             RmsNormRows(s.Xb, s.X, w.OutputNorm, C, T, c.RmsEps);
             _matmul.Run(s, w.Output, s.Xb.AsSpan(0, T * C), allLogits[..(T * c.VocabSize)], T);
+            lora?.Apply(0, LoraSlot.Output, s.Xb, allLogits, T);
             allLogits.Slice((T - 1) * c.VocabSize, c.VocabSize).CopyTo(s.Logits);
         }
         s.Position = pos0 + T;
@@ -130,6 +148,7 @@ public sealed class DecoderModel : IDisposable
         var normed = new float[C];
         Norm.RmsNorm(normed, hidden, Weights.OutputNorm, Config.RmsEps);
         _matmul.Run(s, Weights.Output, normed, logits, 1);
+        Lora?.Apply(0, LoraSlot.Output, normed, logits, 1);
     }
 
     static bool SameActivationType(WeightMatrix a, WeightMatrix b) =>
