@@ -127,7 +127,7 @@ public static class LoraTestFiles
     public static float[][] Logits(DecoderModel model, IReadOnlyList<int> tokens, int maxBatch = 64)
     {
         using var pool = new WorkerPool(2);
-        using var s = new DecoderState(model.Config, model.Weights, 256, maxBatch, pool);
+        using var s = new DecoderState(model.Config, model.Weights, 256, maxBatch, pool, GgmlType.F32, GgmlType.F32); // as the oracle keeps it
         int V = model.Config.VocabSize;
         var all = new float[maxBatch * V];
         var result = new List<float[]>();
