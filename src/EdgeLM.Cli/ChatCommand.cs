@@ -1,4 +1,4 @@
-// edgelm chat MODEL: an interactive conversation on stdin/stdout, rendered with the model's own
+// edgelm chat [MODEL]: an interactive conversation on stdin/stdout, rendered with the model's own
 // chat template (Jinja, from GGUF tokenizer.chat_template or tokenizer_config.json). A model without
 // one gets plain "User:/Assistant:" turns. Only the new part of each rendered conversation is fed to
 // the model: the KV cache keeps the rest. Commands: /reset forgets the conversation, /exit ends.
@@ -16,7 +16,7 @@ public static class ChatCommand
 
     public static Command Create()
     {
-        var model = Commands.ModelArgument();
+        var model = Commands.OptionalModelArgument();
         var system = new Option<string?>("--system") { Description = "a system prompt" };
         var verbosePrompt = new Option<bool>("--verbose-prompt") { Description = "print each rendered prompt to stderr" };
         var sampling = new SamplingFlags();
@@ -24,7 +24,7 @@ public static class ChatCommand
         var command = new Command("chat", "Chat with a model, using its chat template") { model, system, verbosePrompt };
         sampling.AddTo(command);
         session.AddTo(command);
-        command.SetAction((r, ct) => Commands.Guard(() => Run(r.GetValue(model)!, r.GetValue(system), r.GetValue(verbosePrompt), sampling.Read(r), session.Load(r), session.Session(r), ct)));
+        command.SetAction((r, ct) => Commands.Guard(() => Run(Commands.ResolveModel(r.GetValue(model)), r.GetValue(system), r.GetValue(verbosePrompt), sampling.Read(r), session.Load(r), session.Session(r), ct)));
         return command;
     }
 

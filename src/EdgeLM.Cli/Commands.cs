@@ -25,6 +25,33 @@ public static class Commands
     public static Argument<string> ModelArgument() =>
         new("MODEL") { Description = "a .gguf file or a Hugging Face safetensors folder" };
 
+    /// <summary>The file name of the model that ships with EdgeLM (models/ in the repository, beside the tool).</summary>
+    public const string DefaultModelName = "edgelm-fortunes.gguf";
+
+    /// <summary>A MODEL argument that may be left out: see <see cref="ResolveModel"/>.</summary>
+    public static Argument<string?> OptionalModelArgument() =>
+        new("MODEL")
+        {
+            Description = $"a .gguf file or a Hugging Face safetensors folder (default: $EDGELM_MODEL, else the bundled {DefaultModelName})",
+            Arity = ArgumentArity.ZeroOrOne,
+        };
+
+    /// <summary>The model to use: the one given, else $EDGELM_MODEL, else the bundled model beside the tool
+    /// (models/ in its folder) or in ./models (a repository checkout).</summary>
+    public static string ResolveModel(string? given)
+    {
+        if (!string.IsNullOrEmpty(given)) return given;
+        if (Environment.GetEnvironmentVariable("EDGELM_MODEL") is { Length: > 0 } env) return env;
+        string[] candidates =
+        [
+            Path.Combine(AppContext.BaseDirectory, "models", DefaultModelName),
+            Path.Combine(Environment.CurrentDirectory, "models", DefaultModelName),
+        ];
+        foreach (var c in candidates)
+            if (File.Exists(c)) return c;
+        throw new FileNotFoundException($"no MODEL given, EDGELM_MODEL is not set, and the bundled model is not at {string.Join(" or ", candidates)}");
+    }
+
     /// <summary>Runs a command body, turning the errors a user can cause into one clear line on stderr.</summary>
     public static async Task<int> Guard(Func<Task<int>> body)
     {

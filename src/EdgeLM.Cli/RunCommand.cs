@@ -1,5 +1,6 @@
-// edgelm run MODEL [-p PROMPT] [-n N] [--temp T] [--top-k K] [--top-p P] [--seed S] [--threads N]:
-// streams the generated text to stdout; with no prompt, generation starts from BOS.
+// edgelm run [MODEL] [-p PROMPT] [-n N] [--temp T] [--top-k K] [--top-p P] [--seed S] [--threads N]:
+// streams the generated text to stdout; with no prompt, generation starts from BOS; with no MODEL,
+// the bundled model (Commands.ResolveModel).
 using System.CommandLine;
 using System.Diagnostics;
 using EdgeLM.Inference;
@@ -10,7 +11,7 @@ public static class RunCommand
 {
     public static Command Create()
     {
-        var model = Commands.ModelArgument();
+        var model = Commands.OptionalModelArgument();
         var prompt = new Option<string?>("--prompt", "-p") { Description = "the prompt (default: start from BOS)" };
         var promptFile = new Option<string?>("--file", "-f") { Description = "read the prompt from a file" };
         var sampling = new SamplingFlags();
@@ -21,7 +22,7 @@ public static class RunCommand
         command.SetAction((r, ct) => Commands.Guard(async () =>
         {
             string text = r.GetValue(prompt) ?? (r.GetValue(promptFile) is { } f ? await File.ReadAllTextAsync(f, ct) : "");
-            return await Run(r.GetValue(model)!, text, sampling.Read(r), session.Load(r), session.Session(r), ct);
+            return await Run(Commands.ResolveModel(r.GetValue(model)), text, sampling.Read(r), session.Load(r), session.Session(r), ct);
         }));
         return command;
     }

@@ -9,7 +9,10 @@ public sealed record CliResult(int ExitCode, string StdOut, string StdErr);
 
 public static class CliRunner
 {
-    public static CliResult RunWithInput(string? stdin, params string[] args)
+    public static CliResult RunWithInput(string? stdin, params string[] args) => RunWithEnvironment(null, stdin, args);
+
+    /// <summary>Runs with environment variables set (a null value removes the variable).</summary>
+    public static CliResult RunWithEnvironment(IReadOnlyDictionary<string, string?>? environment, string? stdin, params string[] args)
     {
         var psi = new ProcessStartInfo("dotnet")
         {
@@ -22,6 +25,11 @@ public static class CliRunner
         };
         psi.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "EdgeLM.Cli.dll"));
         foreach (var a in args) psi.ArgumentList.Add(a);
+        foreach (var (k, v) in environment ?? new Dictionary<string, string?>())
+        {
+            if (v is null) psi.Environment.Remove(k);
+            else psi.Environment[k] = v;
+        }
         using var p = Process.Start(psi)!;
         var stdout = p.StandardOutput.ReadToEndAsync();
         var stderr = p.StandardError.ReadToEndAsync();
