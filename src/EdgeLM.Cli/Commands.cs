@@ -18,6 +18,7 @@ public static class Commands
         TokenizerTrainCommand.Create(),
         TokenizeCommand.Create(),
         DetokenizeCommand.Create(),
+        FinetuneCommand.Create(),
     ];
 
     public static Argument<string> ModelArgument() =>
