@@ -52,7 +52,14 @@ public static class FinetuneCommand
         if (!s.Full && s.Rank <= 0) throw new ArgumentException($"--lora-rank {s.Rank} must be positive");
         var targets = s.Full ? [] : LinearTargets.Parse(s.Targets);
         var tokenizer = Tokenizer.Load(s.Base);
-        var m = TransformerGguf.Load(s.Base, s.Batch, s.Ctx);
+        // LoRA keeps the base's projections in the mapped file, in their stored type (QLoRA-style).
+        QuantizedProjections? frozen = null;
+        Transformer m;
+        if (s.Full) m = TransformerGguf.Load(s.Base, s.Batch, s.Ctx);
+        else (m, frozen) = QuantizedProjections.Load(s.Base, s.Batch, s.Ctx);
+        using var frozenScope = frozen;
+        if (frozen is not null)
+            Console.Error.WriteLine($"frozen projections: {frozen.StoredBytes / 1048576.0:F1} MiB mapped as stored (an F32 copy would be {frozen.F32Bytes / 1048576.0:F1} MiB)");
         var train = LoadData(s.Data, tokenizer, m.Config.Model.VocabSize);
         int bos = tokenizer.AddBos && tokenizer.BosId >= 0 ? tokenizer.BosId : -1;
         Console.Error.WriteLine($"{train.Length} training tokens from {s.Data}; {(s.Full ? $"full fine-tuning of {m.Parameters.Count:N0} parameters" : "LoRA")}");

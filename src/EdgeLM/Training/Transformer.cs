@@ -174,17 +174,27 @@ public sealed class Transformer
     /// gradient is computed for the matrices (the norms' small gradients still are, and are ignored).</summary>
     public ILinearHook? LinearHook { get; set; }
 
+    /// <summary>Hook (QLoRA): projections whose frozen weight is held elsewhere (quantized), not in Parameters.</summary>
+    public IFrozenProjections? FrozenProjections { get; set; }
+
     void Project(int l, LinearTarget target, Span<float> output, ReadOnlySpan<float> input, ReadOnlySpan<float> weight, ReadOnlySpan<float> bias,
         int N, int C, int OC, WorkerPool? pool)
     {
-        Linear.Forward(output, input, weight, bias, N, C, OC, pool);
+        if (FrozenProjections is { } f && f.Holds(l, target))
+        {
+            f.Forward(l, target, output, input, N, C, OC, pool);
+            if (!bias.IsEmpty)
+                for (int n = 0; n < N; n++) AddInPlace(output.Slice(n * OC, OC), bias);
+        }
+        else Linear.Forward(output, input, weight, bias, N, C, OC, pool);
         LinearHook?.Forward(l, target, output, input, N, C, OC, pool);
     }
 
     void ProjectBackward(int l, LinearTarget target, Span<float> dinp, Span<float> dweight, Span<float> dbias, ReadOnlySpan<float> dout,
         ReadOnlySpan<float> inp, ReadOnlySpan<float> weight, int N, int C, int OC, WorkerPool? pool)
     {
-        if (LinearHook is { FreezeBase: true }) FrozenLinear.BackwardInput(dinp, dout, weight, N, C, OC, pool);
+        if (FrozenProjections is { } f && f.Holds(l, target)) f.BackwardInput(l, target, dinp, dout, N, C, OC, pool);
+        else if (LinearHook is { FreezeBase: true }) FrozenLinear.BackwardInput(dinp, dout, weight, N, C, OC, pool);
         else Linear.Backward(dinp, dweight, dbias, dout, inp, weight, N, C, OC, pool);
         LinearHook?.Backward(l, target, dinp, dout, inp, N, C, OC, pool);
     }
