@@ -64,3 +64,38 @@ public class FinetuneCliTests(PoemsFixture f)
         Assert.False(Directory.Exists(f.File("cli-bad")));
     }
 }
+
+[Collection(PoemsCollection.Name)]
+public class FinetuneCancelTests(PoemsFixture f)
+{
+    [Fact]
+    public async Task Ctrl_c_exits_130_and_writes_no_file()
+    {
+        string data = f.File("cancel.txt");
+        File.WriteAllText(data, PoemsFixture.PoemText(TestData.File("corpus", "zh", "poet.tang.2000.json")), new UTF8Encoding(false));
+        string dir = f.File("cli-cancel");
+        var psi = new System.Diagnostics.ProcessStartInfo("dotnet") { RedirectStandardError = true, RedirectStandardOutput = true, UseShellExecute = false };
+        foreach (var a in new[] { Path.Combine(AppContext.BaseDirectory, "EdgeLM.Cli.dll"), "finetune", f.BasePath, "--data", data, "--out", dir,
+            "--steps", "100000", "--batch", "2", "--ctx", "32", "--threads", "1" })
+            psi.ArgumentList.Add(a);
+        using var p = System.Diagnostics.Process.Start(psi)!;
+        var stdout = p.StandardOutput.ReadToEndAsync();
+        // Wait for the first progress line, so the signal arrives mid-training.
+        var seen = new StringBuilder();
+        var buffer = new char[256];
+        while (!seen.ToString().Contains("step 1/", StringComparison.Ordinal))
+        {
+            int n = p.StandardError.Read(buffer, 0, buffer.Length);
+            if (n == 0) break;
+            seen.Append(buffer, 0, n);
+        }
+        using (var kill = System.Diagnostics.Process.Start("kill", ["-INT", p.Id.ToString(System.Globalization.CultureInfo.InvariantCulture)])!)
+            kill.WaitForExit();
+        string rest = p.StandardError.ReadToEnd();
+        Assert.True(p.WaitForExit(TimeSpan.FromMinutes(1)), "edgelm did not stop after SIGINT");
+        Assert.Equal(130, p.ExitCode);
+        Assert.Contains("cancelled", rest, StringComparison.Ordinal);
+        Assert.Equal("", await stdout);
+        Assert.False(Directory.Exists(dir) && Directory.EnumerateFileSystemEntries(dir).Any(), "files were written");
+    }
+}
