@@ -73,8 +73,12 @@ public static class FinetuneCommand
         using var pool = new WorkerPool(s.Threads ?? Environment.ProcessorCount);
         var tuner = new FineTuner(m, lora, train, new FineTuneOptions
         {
-            Steps = s.Steps, MaxLearningRate = s.Lr, MinLearningRate = s.Lr / 10, WarmupSteps = Math.Min(20, s.Steps / 10),
-            Seed = s.Seed, Bos = bos,
+            Steps = s.Steps,
+            MaxLearningRate = s.Lr,
+            MinLearningRate = s.Lr / 10,
+            WarmupSteps = Math.Min(20, s.Steps / 10),
+            Seed = s.Seed,
+            Bos = bos,
             Adam = s.Full ? new AdamWOptions() : new AdamWOptions { WeightDecay = 0f },
         }, pool);
         var clock = Stopwatch.StartNew();

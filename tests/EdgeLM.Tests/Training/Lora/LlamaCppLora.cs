@@ -20,8 +20,15 @@ public static class LlamaCppLora
             NativeApi.llama_empty_call();
             var p = new ModelParams(path)
             {
-                ContextSize = (uint)context, BatchSize = (uint)context, UBatchSize = (uint)context, Threads = 2, GpuLayerCount = 0,
-                TypeK = GGMLType.GGML_TYPE_F32, TypeV = GGMLType.GGML_TYPE_F32, FlashAttention = false, LoadMode = LLamaLoadMode.MemoryMap,
+                ContextSize = (uint)context,
+                BatchSize = (uint)context,
+                UBatchSize = (uint)context,
+                Threads = 2,
+                GpuLayerCount = 0,
+                TypeK = GGMLType.GGML_TYPE_F32,
+                TypeV = GGMLType.GGML_TYPE_F32,
+                FlashAttention = false,
+                LoadMode = LLamaLoadMode.MemoryMap,
             };
             using var weights = LLamaWeights.LoadFromFile(p);
             using var ctx = weights.CreateContext(p);

@@ -38,7 +38,11 @@ public sealed class PoemsFixture : IDisposable
         m.Parameters.Initialize(1);
         var trainer = new Trainer(m, English.Train, new TrainingOptions
         {
-            Steps = BaseSteps, MaxLearningRate = 6e-3f, MinLearningRate = 6e-4f, WarmupSteps = 20, Seed = 1,
+            Steps = BaseSteps,
+            MaxLearningRate = 6e-3f,
+            MinLearningRate = 6e-4f,
+            WarmupSteps = 20,
+            Seed = 1,
         }, pool);
         for (int s = 0; s < BaseSteps; s++) trainer.Step();
         BasePath = _dir.File("shakespeare-bytes.gguf");
@@ -52,7 +56,12 @@ public sealed class PoemsFixture : IDisposable
         Lora.Initialize(2);
         var tuner = new FineTuner(Model, Lora, new TokenSequence(Poems.Train), new FineTuneOptions
         {
-            Steps = LoraSteps, MaxLearningRate = LoraLearningRate, MinLearningRate = LoraLearningRate / 10, WarmupSteps = 5, Seed = 3, Bos = ByteDataset.Bos,
+            Steps = LoraSteps,
+            MaxLearningRate = LoraLearningRate,
+            MinLearningRate = LoraLearningRate / 10,
+            WarmupSteps = 5,
+            Seed = 3,
+            Bos = ByteDataset.Bos,
         }, pool);
         sw.Restart();
         for (int s = 0; s < LoraSteps; s++) tuner.Step();
