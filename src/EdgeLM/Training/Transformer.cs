@@ -3,6 +3,8 @@
 // the engine's DecoderModel.Forward (llama.cpp's build_llama / build_qwen2 / build_qwen3) over
 // B independent sequences of T tokens each starting at position 0; the backward pass walks it in
 // reverse. F32 throughout. Not an inference engine: there is no KV cache; export to GGUF for that.
+// Fine-tuning plugs in through two hooks on the block projections (Training/Lora): LinearHook adds
+// LoRA terms and may freeze the base; FrozenProjections supplies frozen weights kept quantized.
 // Legend: B = batch, T = time, N = B·T, C = n_embd, Hq/Hkv = heads, D = head size, F = FFN width, V = vocab.
 using EdgeLM.Training.Layers;
 using EdgeLM.Training.Lora;

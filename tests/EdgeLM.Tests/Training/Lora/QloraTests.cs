@@ -55,6 +55,28 @@ public class QloraTests(PoemsFixture f)
         Assert.True(frozen.StoredBytes * 3 < frozen.F32Bytes, $"{frozen.StoredBytes} stored bytes vs {frozen.F32Bytes} F32");
     }
 
+    /// <summary>The bound on the poems, reached by a short run at a brisker rate on a 4-bit base.</summary>
+    const double MinPoemLossDrop = 0.20;
+
+    [Fact]
+    public void Lora_on_a_q4_0_base_learns_the_poems()
+    {
+        string path = f.File("base-q4-train.gguf");
+        QuantizeProjections(f.BasePath, path, GgmlType.Q4_0);
+        var (m, frozen) = QuantizedProjections.Load(path, PoemsFixture.B, PoemsFixture.T);
+        using var _ = frozen;
+        using var pool = new EdgeLM.Kernels.WorkerPool(2);
+        float before = Trainer.Evaluate(m, f.Poems.Validation, 2, pool);
+        var lora = new LoraLayers(m.Config, PoemsFixture.B, PoemsFixture.T, new LoraOptions());
+        lora.Initialize(5);
+        var tuner = new FineTuner(m, lora, new TokenSequence(f.Poems.Train),
+            new FineTuneOptions { Steps = 30, MaxLearningRate = 1e-3f, MinLearningRate = 1e-4f, WarmupSteps = 3, Bos = ByteDataset.Bos }, pool);
+        for (int s = 0; s < 30; s++) tuner.Step();
+        float after = Trainer.Evaluate(m, f.Poems.Validation, 2, pool);
+        Console.WriteLine($"Q4_0 base: poems val {before:F3} → {after:F3} ({1 - after / before:P1} lower) in 30 LoRA steps");
+        Assert.True(1 - after / before >= MinPoemLossDrop, $"poem validation loss {before} → {after}");
+    }
+
     /// <summary>A copy of the F32 base with every block projection stored as <paramref name="type"/> (the reference quantizer).</summary>
     static void QuantizeProjections(string src, string dst, GgmlType type)
     {
