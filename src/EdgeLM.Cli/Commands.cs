@@ -20,6 +20,7 @@ public static class Commands
         TokenizeCommand.Create(),
         DetokenizeCommand.Create(),
         TrainCommand.Create(),
+        FinetuneCommand.Create(),
     ];
 
     public static Argument<string> ModelArgument() =>

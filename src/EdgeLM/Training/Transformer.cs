@@ -3,8 +3,11 @@
 // the engine's DecoderModel.Forward (llama.cpp's build_llama / build_qwen2 / build_qwen3) over
 // B independent sequences of T tokens each starting at position 0; the backward pass walks it in
 // reverse. F32 throughout. Not an inference engine: there is no KV cache; export to GGUF for that.
+// Fine-tuning plugs in through two hooks on the block projections (Training/Lora): LinearHook adds
+// LoRA terms and may freeze the base; FrozenProjections supplies frozen weights kept quantized.
 // Legend: B = batch, T = time, N = B·T, C = n_embd, Hq/Hkv = heads, D = head size, F = FFN width, V = vocab.
 using EdgeLM.Training.Layers;
+using EdgeLM.Training.Lora;
 using WorkerPool = EdgeLM.Kernels.WorkerPool;
 
 namespace EdgeLM.Training;
@@ -74,9 +77,9 @@ public sealed class Transformer
         int Hq = c.HeadCount, Hkv = c.HeadCountKv, D = c.HeadDim;
         // xb = rmsnorm(x) * attn_norm; q, k, v = xb Wqᵀ (+b), xb Wkᵀ (+b), xb Wvᵀ (+b)
         RmsNorm.Forward(s.Ln1.Of(a), s.Ln1Rstd.Of(a), input.Of(a), w.AttnNorm.Of(p), N, C, c.RmsEps);
-        Linear.Forward(s.Q.Of(a), s.Ln1.Of(a), w.AttnQ.Of(p), Bias(w.AttnQBias), N, C, Q, pool);
-        Linear.Forward(s.K.Of(a), s.Ln1.Of(a), w.AttnK.Of(p), Bias(w.AttnKBias), N, C, KV, pool);
-        Linear.Forward(s.V.Of(a), s.Ln1.Of(a), w.AttnV.Of(p), Bias(w.AttnVBias), N, C, KV, pool);
+        Project(l, LinearTarget.AttnQ, s.Q.Of(a), s.Ln1.Of(a), w.AttnQ.Of(p), Bias(w.AttnQBias), N, C, Q, pool);
+        Project(l, LinearTarget.AttnK, s.K.Of(a), s.Ln1.Of(a), w.AttnK.Of(p), Bias(w.AttnKBias), N, C, KV, pool);
+        Project(l, LinearTarget.AttnV, s.V.Of(a), s.Ln1.Of(a), w.AttnV.Of(p), Bias(w.AttnVBias), N, C, KV, pool);
         // qwen3: q = rmsnorm(q per head) * q_norm; k likewise (before RoPE)
         var qIn = s.Q;
         var kIn = s.K;
@@ -90,14 +93,14 @@ public sealed class Transformer
         Rope.Forward(s.KRope.Of(a), kIn.Of(a), Acts.RopeCos, Acts.RopeSin, B, T, Hkv, D, c.RopeDimensions, c.RopeNeox);
         // o = softmax(q kᵀ / sqrt(D)) v; x += o Woᵀ
         Attention.Forward(s.AttY.Of(a), s.Att.Of(a), s.QRope.Of(a), s.KRope.Of(a), s.V.Of(a), B, T, Hq, Hkv, D, pool);
-        Linear.Forward(s.XAttn.Of(a), s.AttY.Of(a), w.AttnOutput.Of(p), default, N, Q, C, pool);
+        Project(l, LinearTarget.AttnOutput, s.XAttn.Of(a), s.AttY.Of(a), w.AttnOutput.Of(p), default, N, Q, C, pool);
         AddInPlace(s.XAttn.Of(a), input.Of(a));
         // xb = rmsnorm(x) * ffn_norm; x += (silu(xb Wgᵀ) ⊙ xb Wuᵀ) Wdᵀ
         RmsNorm.Forward(s.Ln2.Of(a), s.Ln2Rstd.Of(a), s.XAttn.Of(a), w.FfnNorm.Of(p), N, C, c.RmsEps);
-        Linear.Forward(s.Gate.Of(a), s.Ln2.Of(a), w.FfnGate.Of(p), default, N, C, F, pool);
-        Linear.Forward(s.Up.Of(a), s.Ln2.Of(a), w.FfnUp.Of(p), default, N, C, F, pool);
+        Project(l, LinearTarget.FfnGate, s.Gate.Of(a), s.Ln2.Of(a), w.FfnGate.Of(p), default, N, C, F, pool);
+        Project(l, LinearTarget.FfnUp, s.Up.Of(a), s.Ln2.Of(a), w.FfnUp.Of(p), default, N, C, F, pool);
         SwiGlu.Forward(s.Swi.Of(a), s.Gate.Of(a), s.Up.Of(a), N * F);
-        Linear.Forward(s.XFfn.Of(a), s.Swi.Of(a), w.FfnDown.Of(p), default, N, F, C, pool);
+        Project(l, LinearTarget.FfnDown, s.XFfn.Of(a), s.Swi.Of(a), w.FfnDown.Of(p), default, N, F, C, pool);
         AddInPlace(s.XFfn.Of(a), s.XAttn.Of(a));
     }
 
@@ -115,14 +118,15 @@ public sealed class Transformer
         // forward: loss = mean cross-entropy(logits, targets) over the mask
         CrossEntropy.Backward(Acts.Logits.Of(d), Acts.Probs.Of(a), Targets, Mask, lossScale, N, V);
         // forward: logits = lnf · Woutᵀ
-        Linear.Backward(Acts.LnF.Of(d), Parameters.Output.Of(g), default, Acts.Logits.Of(d), Acts.LnF.Of(a), Parameters.Output.Of(p), N, C, V, pool);
+        if (LinearHook is { FreezeBase: true }) FrozenLinear.BackwardInput(Acts.LnF.Of(d), Acts.Logits.Of(d), Parameters.Output.Of(p), N, C, V, pool);
+        else Linear.Backward(Acts.LnF.Of(d), Parameters.Output.Of(g), default, Acts.Logits.Of(d), Acts.LnF.Of(a), Parameters.Output.Of(p), N, C, V, pool);
         var x = c.BlockCount == 0 ? Acts.Encoded : Acts.Layers[c.BlockCount - 1].XFfn;
         // forward: lnf = rmsnorm(x) * output_norm
         RmsNorm.Backward(x.Of(d), Parameters.OutputNorm.Of(g), Acts.LnF.Of(d), x.Of(a), Parameters.OutputNorm.Of(p), Acts.LnFRstd.Of(a), N, C);
         for (int l = c.BlockCount - 1; l >= 0; l--)
             BlockBackward(l, l == 0 ? Acts.Encoded : Acts.Layers[l - 1].XFfn, pool);
         // forward: x = token_embd[tokens]
-        Encoder.Backward(Parameters.TokenEmbd.Of(g), Acts.Encoded.Of(d), Inputs, N, C);
+        if (LinearHook is not { FreezeBase: true }) Encoder.Backward(Parameters.TokenEmbd.Of(g), Acts.Encoded.Of(d), Inputs, N, C);
     }
 
     void BlockBackward(int l, ActivationBuffer input, WorkerPool? pool)
@@ -135,16 +139,16 @@ public sealed class Transformer
         int Hq = c.HeadCount, Hkv = c.HeadCountKv, D = c.HeadDim;
         // forward: xffn = xattn + swi Wdᵀ
         AddInPlace(s.XAttn.Of(d), s.XFfn.Of(d));
-        Linear.Backward(s.Swi.Of(d), w.FfnDown.Of(g), default, s.XFfn.Of(d), s.Swi.Of(a), w.FfnDown.Of(p), N, F, C, pool);
+        ProjectBackward(l, LinearTarget.FfnDown, s.Swi.Of(d), w.FfnDown.Of(g), default, s.XFfn.Of(d), s.Swi.Of(a), w.FfnDown.Of(p), N, F, C, pool);
         // forward: swi = silu(gate) ⊙ up; gate = ln2 Wgᵀ; up = ln2 Wuᵀ
         SwiGlu.Backward(s.Gate.Of(d), s.Up.Of(d), s.Swi.Of(d), s.Gate.Of(a), s.Up.Of(a), N * F);
-        Linear.Backward(s.Ln2.Of(d), w.FfnGate.Of(g), default, s.Gate.Of(d), s.Ln2.Of(a), w.FfnGate.Of(p), N, C, F, pool);
-        Linear.Backward(s.Ln2.Of(d), w.FfnUp.Of(g), default, s.Up.Of(d), s.Ln2.Of(a), w.FfnUp.Of(p), N, C, F, pool);
+        ProjectBackward(l, LinearTarget.FfnGate, s.Ln2.Of(d), w.FfnGate.Of(g), default, s.Gate.Of(d), s.Ln2.Of(a), w.FfnGate.Of(p), N, C, F, pool);
+        ProjectBackward(l, LinearTarget.FfnUp, s.Ln2.Of(d), w.FfnUp.Of(g), default, s.Up.Of(d), s.Ln2.Of(a), w.FfnUp.Of(p), N, C, F, pool);
         // forward: ln2 = rmsnorm(xattn) * ffn_norm
         RmsNorm.Backward(s.XAttn.Of(d), w.FfnNorm.Of(g), s.Ln2.Of(d), s.XAttn.Of(a), w.FfnNorm.Of(p), s.Ln2Rstd.Of(a), N, C);
         // forward: xattn = x + atty Woᵀ
         AddInPlace(input.Of(d), s.XAttn.Of(d));
-        Linear.Backward(s.AttY.Of(d), w.AttnOutput.Of(g), default, s.XAttn.Of(d), s.AttY.Of(a), w.AttnOutput.Of(p), N, Q, C, pool);
+        ProjectBackward(l, LinearTarget.AttnOutput, s.AttY.Of(d), w.AttnOutput.Of(g), default, s.XAttn.Of(d), s.AttY.Of(a), w.AttnOutput.Of(p), N, Q, C, pool);
         // forward: atty = softmax(qrope krope ᵀ / sqrt(D)) v
         Attention.Backward(s.QRope.Of(d), s.KRope.Of(d), s.V.Of(d), s.AttY.Of(d), s.QRope.Of(a), s.KRope.Of(a), s.V.Of(a), s.Att.Of(a),
             B, T, Hq, Hkv, D, pool);
@@ -161,11 +165,40 @@ public sealed class Transformer
             RmsNorm.Backward(s.K.Of(d), w.AttnKNorm!.Of(g), s.KNormed.Of(d), s.K.Of(a), w.AttnKNorm.Of(p), s.KRstd.Of(a), N * Hkv, D);
         }
         // forward: q, k, v = ln1 Wqᵀ + bq, ln1 Wkᵀ + bk, ln1 Wvᵀ + bv
-        Linear.Backward(s.Ln1.Of(d), w.AttnQ.Of(g), BiasGrad(w.AttnQBias), s.Q.Of(d), s.Ln1.Of(a), w.AttnQ.Of(p), N, C, Q, pool);
-        Linear.Backward(s.Ln1.Of(d), w.AttnK.Of(g), BiasGrad(w.AttnKBias), s.K.Of(d), s.Ln1.Of(a), w.AttnK.Of(p), N, C, KV, pool);
-        Linear.Backward(s.Ln1.Of(d), w.AttnV.Of(g), BiasGrad(w.AttnVBias), s.V.Of(d), s.Ln1.Of(a), w.AttnV.Of(p), N, C, KV, pool);
+        ProjectBackward(l, LinearTarget.AttnQ, s.Ln1.Of(d), w.AttnQ.Of(g), BiasGrad(w.AttnQBias), s.Q.Of(d), s.Ln1.Of(a), w.AttnQ.Of(p), N, C, Q, pool);
+        ProjectBackward(l, LinearTarget.AttnK, s.Ln1.Of(d), w.AttnK.Of(g), BiasGrad(w.AttnKBias), s.K.Of(d), s.Ln1.Of(a), w.AttnK.Of(p), N, C, KV, pool);
+        ProjectBackward(l, LinearTarget.AttnV, s.Ln1.Of(d), w.AttnV.Of(g), BiasGrad(w.AttnVBias), s.V.Of(d), s.Ln1.Of(a), w.AttnV.Of(p), N, C, KV, pool);
         // forward: ln1 = rmsnorm(x) * attn_norm
         RmsNorm.Backward(input.Of(d), w.AttnNorm.Of(g), s.Ln1.Of(d), input.Of(a), w.AttnNorm.Of(p), s.Ln1Rstd.Of(a), N, C);
+    }
+
+    /// <summary>Hook (LoRA): adds to each block projection's output and input gradient; with FreezeBase, no
+    /// gradient is computed for the matrices (the norms' small gradients still are, and are ignored).</summary>
+    public ILinearHook? LinearHook { get; set; }
+
+    /// <summary>Hook (QLoRA): projections whose frozen weight is held elsewhere (quantized), not in Parameters.</summary>
+    public IFrozenProjections? FrozenProjections { get; set; }
+
+    void Project(int l, LinearTarget target, Span<float> output, ReadOnlySpan<float> input, ReadOnlySpan<float> weight, ReadOnlySpan<float> bias,
+        int N, int C, int OC, WorkerPool? pool)
+    {
+        if (FrozenProjections is { } f && f.Holds(l, target))
+        {
+            f.Forward(l, target, output, input, N, C, OC, pool);
+            if (!bias.IsEmpty)
+                for (int n = 0; n < N; n++) AddInPlace(output.Slice(n * OC, OC), bias);
+        }
+        else Linear.Forward(output, input, weight, bias, N, C, OC, pool);
+        LinearHook?.Forward(l, target, output, input, N, C, OC, pool);
+    }
+
+    void ProjectBackward(int l, LinearTarget target, Span<float> dinp, Span<float> dweight, Span<float> dbias, ReadOnlySpan<float> dout,
+        ReadOnlySpan<float> inp, ReadOnlySpan<float> weight, int N, int C, int OC, WorkerPool? pool)
+    {
+        if (FrozenProjections is { } f && f.Holds(l, target)) f.BackwardInput(l, target, dinp, dout, N, C, OC, pool);
+        else if (LinearHook is { FreezeBase: true }) FrozenLinear.BackwardInput(dinp, dout, weight, N, C, OC, pool);
+        else Linear.Backward(dinp, dweight, dbias, dout, inp, weight, N, C, OC, pool);
+        LinearHook?.Backward(l, target, dinp, dout, inp, N, C, OC, pool);
     }
 
     /// <summary>Sets every parameter gradient to zero.</summary>

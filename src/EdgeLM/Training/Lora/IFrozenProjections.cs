@@ -1,0 +1,19 @@
+// The hook through which the training Transformer takes a block projection's frozen weight from
+// somewhere other than its F32 parameter array: QLoRA-style training keeps the base's quantized
+// matrices as they are in the mapped GGUF and computes with them (QuantizedProjections). Only the
+// forward product and the input gradient are needed: a frozen weight gets no gradient.
+using WorkerPool = EdgeLM.Kernels.WorkerPool;
+
+namespace EdgeLM.Training.Lora;
+
+public interface IFrozenProjections
+{
+    /// <summary>True when this projection's weight is held here (the parameter array's slice is then unused).</summary>
+    bool Holds(int layer, LinearTarget target);
+
+    /// <summary>output (N, OC) = input (N, C) · Wᵀ.</summary>
+    void Forward(int layer, LinearTarget target, Span<float> output, ReadOnlySpan<float> input, int N, int C, int OC, WorkerPool? pool);
+
+    /// <summary>dinput (N, C) += doutput (N, OC) · W.</summary>
+    void BackwardInput(int layer, LinearTarget target, Span<float> dinput, ReadOnlySpan<float> doutput, int N, int C, int OC, WorkerPool? pool);
+}
