@@ -143,6 +143,33 @@ public sealed partial record TokenizerData
     internal static bool IsLlama3Family(string? pre) =>
         pre is "llama3" or "llama-v3" or "llama-bpe" or "falcon3" or "falcon-h1" or "pixtral" or "midm-2.0" or "lfm2";
 
+    /// <summary>
+    /// A GGUF holding only this vocabulary, with the general.* keys and the few hyper-parameters
+    /// llama.cpp requires before it opens any file (its loader reads them even for vocab_only).
+    /// </summary>
+    public GgufWriter ToVocabOnlyGguf(string name = "vocab")
+    {
+        string arch = Model switch { "gpt2" => "gpt2", _ => "llama" };
+        var w = new GgufWriter();
+        w.Set("general.architecture", arch);
+        w.Set("general.name", ModelName ?? name);
+        w.Set("general.file_type", 0u);
+        w.Set(arch + ".context_length", 2048u);
+        w.Set(arch + ".embedding_length", 64u);
+        w.Set(arch + ".feed_forward_length", 256u);
+        w.Set(arch + ".block_count", 1u);
+        w.Set(arch + ".attention.head_count", 1u);
+        if (arch == "gpt2") w.Set(arch + ".attention.layer_norm_epsilon", 1e-5f);
+        else
+        {
+            w.Set(arch + ".attention.head_count_kv", 1u);
+            w.Set(arch + ".attention.layer_norm_rms_epsilon", 1e-5f);
+            w.Set(arch + ".rope.dimension_count", 64u);
+        }
+        WriteTo(w);
+        return w;
+    }
+
     /// <summary>Writes the same keys FromGguf reads, in the types llama.cpp's converter uses.</summary>
     public void WriteTo(GgufWriter writer)
     {
