@@ -1,7 +1,7 @@
 // edgelm convert SRC OUT.gguf [--type T] [--tokenizer FILE]: a safetensors folder, a llama2.c
 // checkpoint or a GGUF into GGUF of any tensor type; with OUT a folder, GGUF into safetensors (plus
 // tokenizer.json and tokenizer_config.json from the GGUF's tokenizer metadata). Tokenizers alone:
-// SRC a tokenizer.json / tokenizer.model with OUT.gguf writes a vocabulary-only GGUF; any tokenizer
+// SRC a tokenizer.json / tokenizer.model / BERT vocab.txt with OUT.gguf writes a vocabulary-only GGUF; any tokenizer
 // source (a GGUF model or vocabulary included) with --to tokenizer.json writes OUT/tokenizer.json
 // and OUT/tokenizer_config.json.
 using System.CommandLine;
@@ -35,7 +35,7 @@ public static class ConvertCommand
         if (to != "model")
             throw new ArgumentException($"--to '{to}' is not known (one of: model, tokenizer.json)");
         string ext = Path.GetExtension(src).ToLowerInvariant();
-        if (File.Exists(src) && ext is ".json" or ".model")
+        if (File.Exists(src) && ext is ".json" or ".model" or ".txt")
             return TokenizerToGguf(src, dst);
         return Run(src, dst, typeName, tokenizerPath, ct);
     }
@@ -49,7 +49,7 @@ public static class ConvertCommand
         return 0;
     }
 
-    /// <summary>tokenizer.json (with tokenizer_config.json beside it) or a SentencePiece .model → a vocabulary-only GGUF.</summary>
+    /// <summary>tokenizer.json (with tokenizer_config.json beside it), a SentencePiece .model or a BERT vocab.txt → a vocabulary-only GGUF.</summary>
     static int TokenizerToGguf(string src, string dst)
     {
         if (!dst.EndsWith(".gguf", StringComparison.OrdinalIgnoreCase))

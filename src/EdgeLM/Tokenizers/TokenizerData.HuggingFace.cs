@@ -25,8 +25,10 @@ public sealed partial record TokenizerData
         {
             "BPE" when IsByteLevel(root) => FromHfByteLevel(root, model, path, config),
             "BPE" when IsSentencePieceBpe(root, model) => FromHfSentencePiece(root, model, path, config),
+            "WordPiece" => FromHfWordPiece(root, model, path, config),
+            "Unigram" => FromHfUnigram(root, model, path, config),
             "BPE" => throw new InvalidModelFileException(path, "a BPE tokenizer.json that is neither byte-level (ByteLevel pre-tokenizer or decoder) nor SentencePiece-style ('▁' normalizer, Metaspace or byte_fallback)"),
-            _ => throw new InvalidModelFileException(path, $"model type '{type}' is not supported (expected BPE)"),
+            _ => throw new InvalidModelFileException(path, $"model type '{type}' is not supported (expected BPE, WordPiece or Unigram)"),
         };
         return data.Validate(path);
     }
@@ -185,7 +187,8 @@ public sealed partial record TokenizerData
         return list;
     }
 
-    sealed record HfConfig(string? Bos, string? Eos, string? Unk, string? Pad, bool? AddBos, bool? AddEos, string? ChatTemplate, string? Name = null);
+    sealed record HfConfig(string? Bos, string? Eos, string? Unk, string? Pad, bool? AddBos, bool? AddEos, string? ChatTemplate,
+        string? Name = null, string? Cls = null, string? Sep = null);
 
     static HfConfig ReadConfig(string path)
     {
@@ -195,7 +198,8 @@ public sealed partial record TokenizerData
         if (c.ValueKind != JsonValueKind.Object) throw new InvalidModelFileException(path, "not a JSON object");
         return new(TokenString(c, "bos_token"), TokenString(c, "eos_token"), TokenString(c, "unk_token"), TokenString(c, "pad_token"),
             Bool(c, "add_bos_token"), Bool(c, "add_eos_token"), Template(c),
-            c.TryGetProperty("name_or_path", out var name) && name.ValueKind == JsonValueKind.String ? name.GetString() : null);
+            c.TryGetProperty("name_or_path", out var name) && name.ValueKind == JsonValueKind.String ? name.GetString() : null,
+            TokenString(c, "cls_token"), TokenString(c, "sep_token"));
     }
 
     static string? TokenString(JsonElement c, string key) =>

@@ -44,6 +44,8 @@ public static partial class TokenizerJson
             {
                 case "gpt2": ByteLevelBody(j, data); break;
                 case "llama": SentencePieceBody(j, data); break;
+                case "bert": WordPieceBody(j, data); break;
+                case "t5": UnigramBody(j, data); break;
                 default: throw new NotSupportedException($"tokenizer model '{data.Model}' has no tokenizer.json form here");
             }
             j.WriteEndObject();
@@ -55,6 +57,9 @@ public static partial class TokenizerJson
     static bool IsAdded(TokenizerData data, int id) =>
         data.Types[id] is TokenType.Control or TokenType.UserDefined || (data.Types[id] == TokenType.Unknown && data.Model != "gpt2");
 
+    /// <summary>A token's text as tokenizer.json spells it (WordPiece: BERT's "##" form).</summary>
+    static string Content(TokenizerData data, int id) => data.Model == "bert" ? BertPiece(data.Tokens[id]) : data.Tokens[id];
+
     static void AddedTokens(Utf8JsonWriter j, TokenizerData data)
     {
         j.WriteStartArray("added_tokens");
@@ -63,7 +68,7 @@ public static partial class TokenizerJson
             if (!IsAdded(data, i)) continue;
             j.WriteStartObject();
             j.WriteNumber("id", i);
-            j.WriteString("content", data.Tokens[i]);
+            j.WriteString("content", Content(data, i));
             j.WriteBoolean("single_word", false);
             j.WriteBoolean("lstrip", false);
             j.WriteBoolean("rstrip", false);
@@ -182,6 +187,7 @@ public static partial class TokenizerJson
             TokenOrNull(j, "eos_token", data, data.EosId);
             TokenOrNull(j, "unk_token", data, data.UnkId);
             TokenOrNull(j, "pad_token", data, data.PadId);
+            if (data.Model == "bert") BertConfig(j, data);
             if (data.ChatTemplate is not null) j.WriteString("chat_template", data.ChatTemplate);
             if (data.ModelName is not null) j.WriteString("name_or_path", data.ModelName);
             j.WriteBoolean("clean_up_tokenization_spaces", false);
@@ -198,7 +204,7 @@ public static partial class TokenizerJson
             {
                 if (!IsAdded(data, i)) continue;
                 j.WriteStartObject(i.ToString(CultureInfo.InvariantCulture));
-                j.WriteString("content", data.Tokens[i]);
+                j.WriteString("content", Content(data, i));
                 j.WriteBoolean("lstrip", false);
                 j.WriteBoolean("normalized", false);
                 j.WriteBoolean("rstrip", false);
@@ -214,7 +220,7 @@ public static partial class TokenizerJson
 
     static void TokenOrNull(Utf8JsonWriter j, string key, TokenizerData data, int id)
     {
-        if (id >= 0) j.WriteString(key, data.Tokens[id]);
+        if (id >= 0) j.WriteString(key, Content(data, id));
         else j.WriteNull(key);
     }
 }
