@@ -79,7 +79,7 @@ public sealed class WordPieceUnigramTests(ITestOutputHelper output) : IDisposabl
                 Check("specials as text", withSpecials, false, false);
             }
         }
-        output.WriteLine($"{vocab}: {checkedCount - failures.Count}/{checkedCount} identical to llama.cpp");
+        output.WriteLine($"{vocab} ({data.VocabSize} tokens): {checkedCount - failures.Count}/{checkedCount} identical to llama.cpp");
         foreach (string f in failures.Take(5)) output.WriteLine(f);
         Assert.True(failures.Count == 0, $"{failures.Count} differ; first:\n{string.Join("\n", failures.Take(3))}");
 
