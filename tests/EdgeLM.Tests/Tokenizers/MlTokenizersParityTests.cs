@@ -6,10 +6,10 @@
 // docs/TOKENIZERS.md; these tests print them.
 using EdgeLM.Tests.Support;
 using EdgeLM.Tokenizers;
-using BertTokenizer = Microsoft.ML.Tokenizers.BertTokenizer;
-using BertOptions = Microsoft.ML.Tokenizers.BertOptions;
-using SentencePieceTokenizer = Microsoft.ML.Tokenizers.SentencePieceTokenizer;
 using Xunit.Abstractions;
+using BertOptions = Microsoft.ML.Tokenizers.BertOptions;
+using BertTokenizer = Microsoft.ML.Tokenizers.BertTokenizer;
+using SentencePieceTokenizer = Microsoft.ML.Tokenizers.SentencePieceTokenizer;
 
 namespace EdgeLM.Tests.Tokenizers;
 
