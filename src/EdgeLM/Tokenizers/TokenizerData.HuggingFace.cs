@@ -21,7 +21,19 @@ public sealed partial record TokenizerData
             throw new InvalidModelFileException(path, "no 'model' object");
         string type = model.TryGetProperty("type", out var t) && t.ValueKind == JsonValueKind.String ? t.GetString() ?? "" : "";
         var config = ReadConfig(Path.Combine(Path.GetDirectoryName(Path.GetFullPath(path)) ?? ".", "tokenizer_config.json"));
-        var data = type switch
+        try
+        {
+            return Dispatch(root, model, type, path, config).Validate(path);
+        }
+        catch (Exception e) when (e is InvalidOperationException or KeyNotFoundException or FormatException)
+        {
+            // A value of the wrong JSON kind deep inside (a string where a number belongs, ...).
+            throw new InvalidModelFileException(path, $"unexpected JSON structure: {e.Message}", e);
+        }
+    }
+
+    static TokenizerData Dispatch(JsonElement root, JsonElement model, string type, string path, HfConfig config) =>
+        type switch
         {
             "BPE" when IsByteLevel(root) => FromHfByteLevel(root, model, path, config),
             "BPE" when IsSentencePieceBpe(root, model) => FromHfSentencePiece(root, model, path, config),
@@ -30,8 +42,6 @@ public sealed partial record TokenizerData
             "BPE" => throw new InvalidModelFileException(path, "a BPE tokenizer.json that is neither byte-level (ByteLevel pre-tokenizer or decoder) nor SentencePiece-style ('▁' normalizer, Metaspace or byte_fallback)"),
             _ => throw new InvalidModelFileException(path, $"model type '{type}' is not supported (expected BPE, WordPiece or Unigram)"),
         };
-        return data.Validate(path);
-    }
 
     static TokenizerData FromHfByteLevel(JsonElement root, JsonElement model, string path, HfConfig config)
     {
@@ -70,7 +80,7 @@ public sealed partial record TokenizerData
             throw new InvalidModelFileException(path, "model.vocab is missing or not an object");
         foreach (var p in vocab.EnumerateObject())
         {
-            int id = p.Value.TryGetInt32(out int v) && v >= 0 ? v : throw new InvalidModelFileException(path, $"vocab entry '{p.Name}' has id {p.Value}");
+            int id = p.Value.ValueKind == JsonValueKind.Number && p.Value.TryGetInt32(out int v) && v >= 0 ? v : throw new InvalidModelFileException(path, $"vocab entry '{p.Name}' has id {p.Value}");
             var type = p.Name == unkText ? TokenType.Unknown : byteFallback && IsByteTokenText(p.Name) ? TokenType.Byte : TokenType.Normal;
             byId[id] = (p.Name, type);
         }
@@ -83,7 +93,8 @@ public sealed partial record TokenizerData
         if (!root.TryGetProperty("added_tokens", out var added) || added.ValueKind != JsonValueKind.Array) return;
         foreach (var a in added.EnumerateArray())
         {
-            if (a.ValueKind != JsonValueKind.Object || !a.TryGetProperty("id", out var idEl) || !idEl.TryGetInt32(out int id)
+            if (a.ValueKind != JsonValueKind.Object || !a.TryGetProperty("id", out var idEl)
+                || idEl.ValueKind != JsonValueKind.Number || !idEl.TryGetInt32(out int id)
                 || !a.TryGetProperty("content", out var c) || c.ValueKind != JsonValueKind.String)
                 throw new InvalidModelFileException(path, $"added_tokens entry {a.GetRawText()} needs an integer 'id' and a string 'content'");
             string content = c.GetString()!;
@@ -193,6 +204,18 @@ public sealed partial record TokenizerData
     static HfConfig ReadConfig(string path)
     {
         if (!File.Exists(path)) return new(null, null, null, null, null, null, null);
+        try
+        {
+            return ReadConfigUnchecked(path);
+        }
+        catch (Exception e) when (e is InvalidOperationException or KeyNotFoundException)
+        {
+            throw new InvalidModelFileException(path, $"unexpected JSON structure: {e.Message}", e);
+        }
+    }
+
+    static HfConfig ReadConfigUnchecked(string path)
+    {
         using var doc = ParseJson(path);
         var c = doc.RootElement;
         if (c.ValueKind != JsonValueKind.Object) throw new InvalidModelFileException(path, "not a JSON object");
