@@ -7,7 +7,7 @@
 // 2. Viterbi: for each code-point boundary the best-scoring segmentation so far (scores summed in
 //    double; user-defined pieces score 0); a code point no piece covers costs the lowest piece score
 //    minus 10 as the unknown token; consecutive unknowns collapse into one. Byte pieces take no part
-//    (llama.cpp's UGM has no byte fallback). Scratch is per thread; a call allocates only its arrays.
+//    (llama.cpp's UGM has no byte fallback). Scratch is pooled or per thread: no allocation once warm.
 using System.Buffers;
 using System.Buffers.Binary;
 using System.Text;
@@ -24,6 +24,7 @@ internal sealed class UnigramEncoder
     readonly bool _prependSpace, _mergeSpaces;
     readonly Charsmap? _charsmap;
     static readonly byte[] Space = Encoding.UTF8.GetBytes("\u2581");
+    [ThreadStatic] static ArrayBufferWriter<byte>? t_normalized; // reused per thread: encoding allocates nothing once warm
 
     public UnigramEncoder(TokenizerData data, TokenType[] types)
     {
@@ -52,7 +53,8 @@ internal sealed class UnigramEncoder
     public void Encode(ReadOnlySpan<char> text, List<int> output)
     {
         byte[] input = ArrayPool<byte>.Shared.Rent(Encoding.UTF8.GetMaxByteCount(text.Length));
-        var normalized = new ArrayBufferWriter<byte>(text.Length * 3 + 8);
+        var normalized = t_normalized ??= new ArrayBufferWriter<byte>(1024);
+        normalized.ResetWrittenCount();
         try
         {
             int n = Encoding.UTF8.GetBytes(text, input);
