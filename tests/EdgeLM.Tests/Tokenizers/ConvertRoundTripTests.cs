@@ -77,6 +77,27 @@ public sealed class ConvertRoundTripTests(ITestOutputHelper output) : IDisposabl
     }
 
     [Fact]
+    public void A_llama_tokenizer_json_in_the_newer_metaspace_layout_reads_the_same()
+    {
+        // transformers ≥ 4.41 writes Llama-style tokenizers with no normalizer and a Metaspace
+        // pre-tokenizer (prepend_scheme "first", split false) instead of Prepend + Replace.
+        var original = VocabCases.Get("llama-spm");
+        var json = System.Text.Json.Nodes.JsonNode.Parse(TokenizerJson.Write(original.Data))!.AsObject();
+        json["normalizer"] = null;
+        json["pre_tokenizer"] = System.Text.Json.Nodes.JsonNode.Parse("""{"type": "Metaspace", "replacement": "▁", "prepend_scheme": "first", "split": false}""");
+        string dir = _tmp.File("metaspace");
+        Directory.CreateDirectory(dir);
+        File.WriteAllText(Path.Combine(dir, TokenizerJson.JsonName), json.ToJsonString());
+        File.WriteAllBytes(Path.Combine(dir, TokenizerJson.ConfigName), TokenizerJson.WriteConfig(original.Data));
+        var back = Tokenizer.Load(dir);
+        Assert.True(back.Data.AddSpacePrefix);
+        var failures = new List<string>();
+        foreach (var (text, ids) in VocabCases.Load("llama-spm")) Compare(failures, "case", text, ids, back.Encode(text));
+        CompareRandom(original, back, failures);
+        Assert.True(failures.Count == 0, string.Join("\n", failures.Take(5)));
+    }
+
+    [Fact]
     public void Convert_command_writes_tokenizer_json_from_gguf_and_gguf_from_tokenizer_json()
     {
         foreach (string vocab in (string[])["gpt-2", "llama-spm"])
