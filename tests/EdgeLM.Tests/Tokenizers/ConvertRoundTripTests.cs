@@ -115,6 +115,15 @@ public sealed class ConvertRoundTripTests(ITestOutputHelper output) : IDisposabl
                 Assert.Equal(VocabCases.Show(ids) + "\n", r.StdOut);
             }
         }
+        // A SentencePiece Unigram .model to a vocabulary-only GGUF (tokenizer.ggml.model "t5").
+        string ugm = _tmp.File("unigram.gguf");
+        var fromModel = CliRunner.Run("convert", MadeUpVocabs.UnigramModel, ugm);
+        Assert.True(fromModel.ExitCode == 0, fromModel.StdErr);
+        Assert.Contains("'t5'", fromModel.StdErr);
+        string sample = VocabCases.Load("llama-spm")[20].Text;
+        string expectedIds = VocabCases.Show(new Tokenizer(TokenizerData.FromSentencePieceModel(MadeUpVocabs.UnigramModel)).Encode(sample)) + "\n";
+        Assert.Equal(expectedIds, CliRunner.RunWithInput(sample, "tokenize", ugm).StdOut);
+
         var bad = CliRunner.Run("convert", VocabCases.LlamaCpp("gpt-2"), _tmp.File("x"), "--to", "onnx");
         Assert.Equal(1, bad.ExitCode);
         Assert.Contains("onnx", bad.StdErr);
