@@ -127,5 +127,17 @@ public sealed class WordPieceUnigramTests(ITestOutputHelper output) : IDisposabl
         string en = File.ReadAllText(TestData.File("corpus", "en", "tinyshakespeare.txt"))[^20_000..];
         foreach (string line in en.Split('\n'))
             Assert.Equal(line, tok.Decode(tok.Encode(line)));
+
+        // WordPiece lowercases and splits off punctuation, so only lowercase words separated by single
+        // spaces come back as they were: every letter is a piece, so no word is [UNK].
+        var wpm = new Tokenizer(Data("wordpiece"));
+        foreach (string line in en.Split('\n'))
+        {
+            string words = string.Join(' ', line.ToLowerInvariant().Split(' ', StringSplitOptions.RemoveEmptyEntries)
+                .Select(w => new string(w.Where(char.IsAsciiLetterLower).ToArray())).Where(w => w.Length > 0));
+            int[] ids = wpm.Encode(words);
+            Assert.DoesNotContain(100, ids);
+            Assert.Equal(words, wpm.Decode(ids));
+        }
     }
 }
