@@ -101,7 +101,17 @@ public static class ConvertCommand
         foreach (var f in files) Console.Error.WriteLine($"wrote {f}");
         if (source is not GgufModelSource) return 0;
         if (source.Metadata.ContainsKey("tokenizer.ggml.model"))
-            foreach (var f in TokenizerJson.WriteFolder(Tokenizer.LoadData(source.Path), dst)) Console.Error.WriteLine($"wrote {f}");
+        {
+            try
+            {
+                foreach (var f in TokenizerJson.WriteFolder(Tokenizer.LoadData(source.Path), dst)) Console.Error.WriteLine($"wrote {f}");
+            }
+            catch (NotSupportedException e)
+            {
+                // The weights are written; a vocabulary with no tokenizer.json form (an unknown pre-tokenizer) only loses that file.
+                Console.Error.WriteLine($"note: tokenizer.json not written: {e.Message}");
+            }
+        }
         else
             Console.Error.WriteLine("note: the source has no tokenizer metadata; copy the model's tokenizer files beside it");
         return 0;
