@@ -106,13 +106,13 @@ public static partial class TokenizerJson
 
     static void ByteLevelPreTokenizer(Utf8JsonWriter j, string pre)
     {
-        if (pre == "gpt-2" || PreTokenizerPatterns.NameOf(PreTokenizerPatterns.RegexesFor(pre) ?? []) == "gpt-2")
+        string[] regexes = PreTokenizerPatterns.RegexesFor(pre)
+            ?? throw new NotSupportedException($"pre-tokenizer '{pre}' has no tokenizer.json form here");
+        if (PreTokenizerPatterns.NameOf(regexes) == "gpt-2")
         {
             ByteLevel(j, "pre_tokenizer", addPrefixSpace: false, trimOffsets: true, useRegex: true);
             return;
         }
-        string[] regexes = PreTokenizerPatterns.RegexesFor(pre)
-            ?? throw new NotSupportedException($"pre-tokenizer '{pre}' has no tokenizer.json form here");
         j.WriteStartObject("pre_tokenizer");
         j.WriteString("type", "Sequence");
         j.WriteStartArray("pretokenizers");

@@ -52,6 +52,14 @@ public sealed class TokenizerFileErrorTests : IDisposable
     }
 
     [Fact]
+    public void A_pre_tokenizer_with_no_tokenizer_json_form_is_refused_not_written_as_another()
+    {
+        var data = VocabCases.Data("gpt-2") with { Pre = "chatglm4" };
+        var e = Assert.Throws<NotSupportedException>(() => TokenizerJson.Write(data));
+        Assert.Contains("chatglm4", e.Message);
+    }
+
+    [Fact]
     public void A_sentencepiece_model_of_an_unsupported_type_is_an_error()
     {
         // ModelProto { pieces { piece: "a" score: 0 type: NORMAL } trainer_spec { model_type: WORD } }
