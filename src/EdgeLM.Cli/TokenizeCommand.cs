@@ -25,7 +25,7 @@ public static class TokenizeCommand
 
     public static Argument<string> TokenizerArgument() => new("TOKENIZER")
     {
-        Description = "a .gguf file (model or vocabulary only), a tokenizer.json, a SentencePiece .model, a llama2.c tokenizer .bin, or a model folder",
+        Description = "a .gguf file (model or vocabulary only), a tokenizer.json, a SentencePiece .model, a BERT vocab.txt, a llama2.c tokenizer .bin, or a model folder",
     };
 
     static int Run(string path, string? file, bool json, bool bos, bool special)

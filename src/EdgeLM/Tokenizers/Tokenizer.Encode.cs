@@ -22,12 +22,23 @@ public sealed partial class Tokenizer
         return [.. ids];
     }
 
-    /// <summary>Appends the ids of <paramref name="text"/> to <paramref name="output"/>.</summary>
+    /// <summary>
+    /// Appends the ids of <paramref name="text"/> to <paramref name="output"/>. <paramref name="addBos"/>
+    /// is llama.cpp's add_special: BOS first; WordPiece also closes with [SEP], and Unigram vocabularies
+    /// that add EOS (T5) close with EOS.
+    /// </summary>
     public void Encode(string text, List<int> output, bool addBos = false, bool parseSpecial = false)
     {
         ArgumentNullException.ThrowIfNull(text);
         ArgumentNullException.ThrowIfNull(output);
-        if (addBos && BosId >= 0) output.Add(BosId);
+        if (addBos && BosId >= 0 && (_ugm is null || AddBos)) output.Add(BosId);
+        EncodeText(text, output, parseSpecial);
+        if (addBos && _wpm is not null && Data.SepId >= 0) output.Add(Data.SepId);
+        if (addBos && _ugm is not null && AddEos && EosId >= 0) output.Add(EosId);
+    }
+
+    void EncodeText(string text, List<int> output, bool parseSpecial)
+    {
         if (text.Length == 0) return;
         text = ReplaceLoneSurrogates(text);
         bool prevSpecial = true; // SentencePiece: the first fragment gets the dummy prefix
@@ -45,6 +56,8 @@ public sealed partial class Tokenizer
                 EncodeSentencePiece(fragment, Data.AddSpacePrefix && prevSpecial, output);
                 prevSpecial = false;
             }
+            else if (_wpm is not null) _wpm.Encode(fragment, output);
+            else if (_ugm is not null) _ugm.Encode(fragment, output);
             else EncodeByteLevel(fragment, output);
         }
     }
@@ -157,7 +170,7 @@ public sealed partial class Tokenizer
             : _pieceData.AsSpan(_pieceStart[CheckId(id)], _pieceStart[id + 1] - _pieceStart[id]);
 
     /// <summary>True when the first text after the start of a sequence loses its leading space.</summary>
-    internal bool StripsLeadingSpace => IsSentencePiece && Data.AddSpacePrefix;
+    internal bool StripsLeadingSpace => Data.Model == "bert" || (Data.UsesMetaspace && Data.AddSpacePrefix);
 
     /// <summary>Decodes ids to text; invalid UTF-8 becomes U+FFFD. Control and unknown tokens show unless skipped.</summary>
     public string Decode(IEnumerable<int> ids, bool skipSpecial = false) => Encoding.UTF8.GetString(DecodeToUtf8(ids, skipSpecial));

@@ -1,6 +1,6 @@
 // Text ↔ token ids for a TokenizerData vocabulary, reproducing llama.cpp's llama_tokenize (special
-// and user-defined tokens split out first as tokenizer_st_partition does, then SentencePiece BPE or
-// byte-level BPE on the text between them) and its token_to_piece for decoding. Token attributes
+// and user-defined tokens split out first as tokenizer_st_partition does, then SentencePiece BPE,
+// byte-level BPE, WordPiece or Unigram on the text between them) and its token_to_piece for decoding. Token attributes
 // follow llama.cpp's loader: end-of-generation texts are forced to control tokens, Phi-3 strips
 // whitespace after its special tokens. Encode is thread-safe (per-thread scratch).
 using System.Text;
@@ -19,6 +19,8 @@ public sealed partial class Tokenizer
     readonly HashSet<int> _eog = [];
     readonly SpmEncoder? _spm;
     readonly BpeEncoder? _bpe;
+    readonly WordPieceEncoder? _wpm;
+    readonly UnigramEncoder? _ugm;
     readonly PreTokenizer? _pre;
     // TokenBytes(id, special: false) for every id, packed into one array (one object instead of one
     // per token: ~150K small arrays cost several MB of headers), and the few ids whose special
@@ -45,15 +47,22 @@ public sealed partial class Tokenizer
         _rstrip = RStripFlags();
 
         var lookup = _ids.GetAlternateLookup<ReadOnlySpan<char>>();
-        if (data.IsSentencePiece)
+        switch (data.Model)
         {
-            _spm = new SpmEncoder(lookup, data.Scores ?? new float[n], ByteTokens());
-        }
-        else
-        {
-            _pre = PreTokenizer.For(data.Pre) ?? throw new NotSupportedException(
-                $"pre-tokenizer '{data.Pre}' is not supported; supported: {string.Join(", ", PreTokenizer.Supported)}");
-            _bpe = new BpeEncoder(_ids, data.Merges, TokenizerData.IsLlama3Family(data.Pre));
+            case "llama":
+                _spm = new SpmEncoder(lookup, data.Scores ?? new float[n], ByteTokens());
+                break;
+            case "bert":
+                _wpm = new WordPieceEncoder(lookup, data.UnkId);
+                break;
+            case "t5":
+                _ugm = new UnigramEncoder(data, _types);
+                break;
+            default:
+                _pre = PreTokenizer.For(data.Pre) ?? throw new NotSupportedException(
+                    $"pre-tokenizer '{data.Pre}' is not supported; supported: {string.Join(", ", PreTokenizer.Supported)}");
+                _bpe = new BpeEncoder(_ids, data.Merges, TokenizerData.IsLlama3Family(data.Pre));
+                break;
         }
         var packed = new System.Buffers.ArrayBufferWriter<byte>(n * 8);
         _pieceStart = new int[n + 1];
@@ -73,8 +82,8 @@ public sealed partial class Tokenizer
     public static Tokenizer FromGguf(GgufFile file) => new(TokenizerData.FromGguf(file));
 
     /// <summary>
-    /// Loads from a GGUF file, a folder holding tokenizer.json (or tokenizer.model), a tokenizer.json,
-    /// a SentencePiece .model or a llama2.c tokenizer .bin.
+    /// Loads from a GGUF file, a folder holding tokenizer.json (or tokenizer.model, or vocab.txt), a
+    /// tokenizer.json, a SentencePiece .model (BPE or Unigram), a BERT vocab.txt or a llama2.c tokenizer .bin.
     /// </summary>
     public static Tokenizer Load(string path) => new(LoadData(path));
 
@@ -86,7 +95,9 @@ public sealed partial class Tokenizer
             if (File.Exists(json)) return TokenizerData.FromHuggingFace(json);
             string model = Path.Combine(path, "tokenizer.model");
             if (File.Exists(model)) return TokenizerData.FromSentencePieceModel(model);
-            throw new FileNotFoundException($"{path}: no tokenizer.json or tokenizer.model in this folder");
+            string vocab = Path.Combine(path, "vocab.txt");
+            if (File.Exists(vocab)) return TokenizerData.FromWordPieceVocab(vocab);
+            throw new FileNotFoundException($"{path}: no tokenizer.json, tokenizer.model or vocab.txt in this folder");
         }
         if (!File.Exists(path)) throw new FileNotFoundException($"{path}: file not found", path);
         if (GgufFile.IsGguf(path))
@@ -99,7 +110,8 @@ public sealed partial class Tokenizer
             ".json" => TokenizerData.FromHuggingFace(path),
             ".model" => TokenizerData.FromSentencePieceModel(path),
             ".bin" => TokenizerData.FromLlama2cBin(path),
-            _ => throw new InvalidModelFileException(path, "not a GGUF file, tokenizer.json, SentencePiece .model or llama2.c .bin"),
+            ".txt" => TokenizerData.FromWordPieceVocab(path),
+            _ => throw new InvalidModelFileException(path, "not a GGUF file, tokenizer.json, SentencePiece .model, WordPiece vocab.txt or llama2.c .bin"),
         };
     }
 
@@ -209,9 +221,9 @@ public sealed partial class Tokenizer
         {
             case TokenType.Control: return special ? Encoding.UTF8.GetBytes(text) : [];
             case TokenType.Unknown or TokenType.UserDefined: return Encoding.UTF8.GetBytes(text);
-            case TokenType.Byte when IsSentencePiece && TokenizerData.IsByteTokenText(text):
+            case TokenType.Byte when Data.UsesMetaspace && TokenizerData.IsByteTokenText(text):
                 return [Convert.ToByte(text.Substring(3, 2), 16)];
-            case TokenType.Normal when IsSentencePiece: return Encoding.UTF8.GetBytes(text.Replace('\u2581', ' '));
+            case TokenType.Normal when Data.UsesMetaspace: return Encoding.UTF8.GetBytes(text.Replace('\u2581', ' '));
             case TokenType.Normal: return Gpt2Decode(text);
             default: return [];
         }

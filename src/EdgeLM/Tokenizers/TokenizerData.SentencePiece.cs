@@ -1,10 +1,11 @@
-// TokenizerData from SentencePiece files: the ModelProto protobuf (sentencepiece_model.proto:
-// pieces = 1 {piece = 1, score = 2, type = 3}, trainer_spec = 2 {byte_fallback = 35, unk_id = 40,
-// bos_id = 41, eos_id = 42, pad_id = 43}, normalizer_spec = 3 {add_dummy_prefix = 3}) read by a
-// minimal wire-format reader, and llama2.c's tokenizer.bin (export.py: int32 max_token_length, then
-// per token float32 score, int32 length, bytes, with '▁' written as ' '). Both become a "llama"
-// vocabulary exactly as llama.cpp's converter would write it. Not a SentencePiece normalizer: the
-// precompiled charsmap is ignored, as llama.cpp's SPM tokenizer ignores it.
+// TokenizerData from SentencePiece files. The ModelProto protobuf (sentencepiece_model.proto:
+// pieces = 1 {piece = 1, score = 2, type = 3}, trainer_spec = 2 {model_type = 3, byte_fallback = 35,
+// unk_id = 40, bos_id = 41, eos_id = 42, pad_id = 43}, normalizer_spec = 3 {precompiled_charsmap = 2,
+// add_dummy_prefix = 3, remove_extra_whitespaces = 4}) is read by a minimal wire-format reader: BPE
+// models become "llama" vocabularies (the charsmap ignored, as llama.cpp's SPM tokenizer ignores it),
+// Unigram models "t5" ones with their charsmap. llama2.c's tokenizer.bin (export.py: int32
+// max_token_length, then per token float32 score, int32 length, bytes, with '▁' written as ' ')
+// becomes a "llama" vocabulary. Both exactly as llama.cpp's converter would write them.
 using System.Buffers.Binary;
 using System.Text;
 using EdgeLM.Formats;
@@ -23,7 +24,9 @@ public sealed partial record TokenizerData
         var scores = new List<float>();
         var types = new List<TokenType>();
         int unk = 0, bos = 1, eos = 2, pad = -1;
-        bool addDummyPrefix = true;
+        int modelType = 1; // trainer_spec.model_type: UNIGRAM = 1 (the proto default), BPE = 2, WORD = 3, CHAR = 4
+        bool addDummyPrefix = true, removeExtraWhitespaces = true;
+        byte[]? charsmap = null;
         var r = new ProtoReader(bytes, path);
         while (r.Next(out int field, out int wire))
         {
@@ -55,6 +58,7 @@ public sealed partial record TokenizerData
                     long v = spec.Varint();
                     switch (f)
                     {
+                        case 3: modelType = (int)v; break;
                         case 40: unk = (int)v; break;
                         case 41: bos = (int)v; break;
                         case 42: eos = (int)v; break;
@@ -68,6 +72,8 @@ public sealed partial record TokenizerData
                 while (norm.Next(out int f, out int w))
                 {
                     if (f == 3 && w == 0) addDummyPrefix = norm.Varint() != 0;
+                    else if (f == 4 && w == 0) removeExtraWhitespaces = norm.Varint() != 0;
+                    else if (f == 2 && w == 2) charsmap = norm.Bytes().ToArray();
                     else norm.Skip(w);
                 }
             }
@@ -75,6 +81,28 @@ public sealed partial record TokenizerData
         }
         if (tokens.Count == 0)
             throw new InvalidModelFileException(path, "no pieces found; not a SentencePiece model");
+        if (modelType is not (1 or 2))
+            throw new InvalidModelFileException(path, $"trainer_spec.model_type {modelType} is not supported (UNIGRAM = 1 or BPE = 2)");
+        if (modelType == 1)
+        {
+            // A Unigram model becomes llama.cpp's "t5" (UGM) vocabulary, with T5's add_eos default.
+            return new TokenizerData
+            {
+                Model = "t5",
+                Tokens = [.. tokens],
+                Scores = [.. scores],
+                Types = [.. types],
+                UnkId = unk,
+                BosId = bos,
+                EosId = eos,
+                PadId = pad,
+                AddBos = false,
+                AddEos = true,
+                AddSpacePrefix = addDummyPrefix,
+                RemoveExtraWhitespaces = removeExtraWhitespaces,
+                PrecompiledCharsmap = charsmap is { Length: > 0 } ? charsmap : null,
+            }.Validate(path);
+        }
         return new TokenizerData
         {
             Model = "llama",
@@ -189,7 +217,7 @@ public sealed partial record TokenizerData
             return f;
         }
 
-        ReadOnlySpan<byte> Bytes()
+        public ReadOnlySpan<byte> Bytes()
         {
             long len = Varint();
             if (len < 0 || len > _data.Length - _pos) throw Bad($"length {len} runs past the end");

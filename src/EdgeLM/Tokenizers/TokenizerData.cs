@@ -22,7 +22,10 @@ public enum TokenType
 
 public sealed partial record TokenizerData
 {
-    /// <summary>"llama" = SentencePiece BPE by score; "gpt2" = byte-level BPE by merge rank.</summary>
+    /// <summary>
+    /// "llama" = SentencePiece BPE by score; "gpt2" = byte-level BPE by merge rank; "bert" = WordPiece
+    /// (pieces in llama.cpp's '▁'-prefixed form); "t5" = SentencePiece Unigram.
+    /// </summary>
     public required string Model { get; init; }
 
     /// <summary>Pre-tokenizer name as in GGUF tokenizer.ggml.pre ("default", "llama-bpe", "qwen2", "gpt-2" ...).</summary>
@@ -43,6 +46,16 @@ public sealed partial record TokenizerData
     public int UnkId { get; init; } = -1;
     public int PadId { get; init; } = -1;
     public int EotId { get; init; } = -1;
+
+    /// <summary>WordPiece: the separator ([SEP]) closing an encoded text when special tokens are added.</summary>
+    public int SepId { get; init; } = -1;
+
+    /// <summary>Unigram: SentencePiece's precompiled normalization charsmap (tokenizer.ggml.precompiled_charsmap), or null.</summary>
+    public byte[]? PrecompiledCharsmap { get; init; }
+
+    /// <summary>Unigram: runs of spaces become one, and leading / trailing spaces go (SentencePiece remove_extra_whitespaces).</summary>
+    public bool RemoveExtraWhitespaces { get; init; }
+
     public bool AddBos { get; init; }
     public bool AddEos { get; init; }
     public bool AddSpacePrefix { get; init; }
@@ -55,11 +68,14 @@ public sealed partial record TokenizerData
 
     public bool IsSentencePiece => Model == "llama";
 
+    /// <summary>True for the vocabularies whose pieces spell a space as '▁' (all but byte-level BPE).</summary>
+    internal bool UsesMetaspace => Model != "gpt2";
+
     /// <summary>Checks counts and ids; <paramref name="path"/> names the source in the exception.</summary>
     public TokenizerData Validate(string path)
     {
-        if (Model is not ("llama" or "gpt2"))
-            throw new InvalidModelFileException(path, $"tokenizer model '{Model}' is not supported (expected 'llama' or 'gpt2')");
+        if (Model is not ("llama" or "gpt2" or "bert" or "t5"))
+            throw new InvalidModelFileException(path, $"tokenizer model '{Model}' is not supported (expected 'llama', 'gpt2', 'bert' or 't5')");
         if (Tokens.Length == 0)
             throw new InvalidModelFileException(path, "the vocabulary has no tokens");
         if (Types.Length != Tokens.Length)
@@ -78,6 +94,13 @@ public sealed partial record TokenizerData
         CheckId(path, "unk", UnkId);
         CheckId(path, "pad", PadId);
         CheckId(path, "eot", EotId);
+        CheckId(path, "sep", SepId);
+        if (Model is "bert" or "t5" && UnkId < 0)
+            throw new InvalidModelFileException(path, $"a '{Model}' vocabulary needs an unknown token (tokenizer.ggml.unknown_token_id)");
+        if (PrecompiledCharsmap is { Length: > 0 } cm && !UnigramEncoder.IsValidCharsmap(cm))
+            throw new InvalidModelFileException(path, "the precompiled charsmap's blob size runs past its end");
+        if (Model == "t5" && Scores is null)
+            throw new InvalidModelFileException(path, "a Unigram vocabulary needs scores (tokenizer.ggml.scores)");
         if (Model == "gpt2" && Merges.Length == 0)
             throw new InvalidModelFileException(path, "a byte-level BPE vocabulary needs merges (tokenizer.ggml.merges is empty)");
         return this;
@@ -99,6 +122,7 @@ public sealed partial record TokenizerData
         string path = file.Path;
         string model = file.GetRequiredString(Prefix + "model");
         bool spm = model == "llama";
+        var d = Defaults.For(model);
         string[] tokens = file.GetArray<string>(Prefix + "tokens")
             ?? throw new InvalidModelFileException(path, $"metadata key '{Prefix}tokens' is missing");
         int[]? rawTypes = file.GetInt32Array(Prefix + "token_type");
@@ -117,18 +141,43 @@ public sealed partial record TokenizerData
             Scores = file.GetArray<float>(Prefix + "scores"),
             Types = types,
             Merges = file.GetArray<string>(Prefix + "merges") ?? [],
-            // llama.cpp's defaults when a key is absent: SPM 1/2/0, BPE 11/11/none.
-            BosId = Id(file, "bos_token_id", spm ? 1 : 11),
-            EosId = Id(file, "eos_token_id", spm ? 2 : 11),
-            UnkId = Id(file, "unknown_token_id", spm ? 0 : -1),
-            PadId = Id(file, "padding_token_id", -1),
+            BosId = Id(file, "bos_token_id", d.Bos),
+            EosId = Id(file, "eos_token_id", d.Eos),
+            UnkId = Id(file, "unknown_token_id", d.Unk),
+            PadId = Id(file, "padding_token_id", d.Pad),
             EotId = Id(file, "eot_token_id", -1),
-            AddBos = file.GetBool(Prefix + "add_bos_token") ?? (spm || IsLlama3Family(file.GetString(Prefix + "pre"))),
-            AddEos = file.GetBool(Prefix + "add_eos_token") ?? false,
-            AddSpacePrefix = file.GetBool(Prefix + "add_space_prefix") ?? spm,
+            SepId = Id(file, "seperator_token_id", d.Sep), // sic: llama.cpp's key name
+            AddBos = file.GetBool(Prefix + "add_bos_token") ?? (d.AddBos || IsLlama3Family(file.GetString(Prefix + "pre"))),
+            AddEos = file.GetBool(Prefix + "add_eos_token") ?? d.AddEos,
+            AddSpacePrefix = file.GetBool(Prefix + "add_space_prefix") ?? d.AddSpacePrefix,
+            RemoveExtraWhitespaces = file.GetBool(Prefix + "remove_extra_whitespaces") ?? false,
+            PrecompiledCharsmap = Charsmap(file),
             ChatTemplate = file.GetString("tokenizer.chat_template"),
             ModelName = file.GetString("general.name"),
         }.Validate(path);
+    }
+
+    /// <summary>llama.cpp's defaults when a key is absent (llama_vocab::impl::load, per tokenizer model).</summary>
+    readonly record struct Defaults(int Bos, int Eos, int Unk, int Sep, int Pad, bool AddBos, bool AddEos, bool AddSpacePrefix)
+    {
+        public static Defaults For(string model) => model switch
+        {
+            "llama" => new(1, 2, 0, -1, -1, true, false, true),
+            "bert" => new(101, -1, 100, 102, 0, true, false, false),
+            "t5" => new(-1, 1, 2, -1, 0, false, true, true),
+            _ => new(11, 11, -1, -1, -1, false, false, false),
+        };
+    }
+
+    static byte[]? Charsmap(GgufFile file)
+    {
+        if (!file.Metadata.TryGetValue(Prefix + "precompiled_charsmap", out var v)) return null;
+        return v.Value switch
+        {
+            byte[] b => b,
+            sbyte[] sb => Array.ConvertAll(sb, x => (byte)x),
+            _ => throw new InvalidModelFileException(file.Path, $"metadata key '{Prefix}precompiled_charsmap' is {v.Type}, expected an array of bytes"),
+        };
     }
 
     static int Id(GgufFile file, string key, int fallback)
@@ -142,6 +191,39 @@ public sealed partial record TokenizerData
 
     internal static bool IsLlama3Family(string? pre) =>
         pre is "llama3" or "llama-v3" or "llama-bpe" or "falcon3" or "falcon-h1" or "pixtral" or "midm-2.0" or "lfm2";
+
+    /// <summary>
+    /// A GGUF holding only this vocabulary, with the general.* keys and the few hyper-parameters
+    /// llama.cpp requires before it opens any file (its loader reads them even for vocab_only).
+    /// </summary>
+    public GgufWriter ToVocabOnlyGguf(string name = "vocab")
+    {
+        string arch = Model switch { "gpt2" or "bert" or "t5" => Model, _ => "llama" };
+        var w = new GgufWriter();
+        w.Set("general.architecture", arch);
+        w.Set("general.name", ModelName ?? name);
+        w.Set("general.file_type", 0u);
+        w.Set(arch + ".context_length", 2048u);
+        w.Set(arch + ".embedding_length", 64u);
+        w.Set(arch + ".feed_forward_length", 256u);
+        w.Set(arch + ".block_count", 1u);
+        w.Set(arch + ".attention.head_count", 1u);
+        if (arch is "gpt2" or "bert") w.Set(arch + ".attention.layer_norm_epsilon", 1e-5f);
+        else
+        {
+            w.Set(arch + ".attention.head_count_kv", 1u);
+            w.Set(arch + ".attention.layer_norm_rms_epsilon", 1e-5f);
+        }
+        if (arch == "llama") w.Set(arch + ".rope.dimension_count", 64u);
+        if (arch == "t5")
+        {
+            w.Set(arch + ".attention.key_length", 64u);
+            w.Set(arch + ".attention.value_length", 64u);
+            w.Set(arch + ".attention.relative_buckets_count", 32u);
+        }
+        WriteTo(w);
+        return w;
+    }
 
     /// <summary>Writes the same keys FromGguf reads, in the types llama.cpp's converter uses.</summary>
     public void WriteTo(GgufWriter writer)
@@ -157,6 +239,9 @@ public sealed partial record TokenizerData
         if (UnkId >= 0) writer.Set(Prefix + "unknown_token_id", (uint)UnkId);
         if (PadId >= 0) writer.Set(Prefix + "padding_token_id", (uint)PadId);
         if (EotId >= 0) writer.Set(Prefix + "eot_token_id", (uint)EotId);
+        if (SepId >= 0) writer.Set(Prefix + "seperator_token_id", (uint)SepId);
+        if (Model == "t5") writer.Set(Prefix + "remove_extra_whitespaces", RemoveExtraWhitespaces);
+        if (PrecompiledCharsmap is not null) writer.Set(Prefix + "precompiled_charsmap", new GgufValue(GgufValueType.Array, PrecompiledCharsmap, GgufValueType.UInt8));
         writer.Set(Prefix + "add_bos_token", AddBos);
         writer.Set(Prefix + "add_eos_token", AddEos);
         writer.Set(Prefix + "add_space_prefix", AddSpacePrefix);

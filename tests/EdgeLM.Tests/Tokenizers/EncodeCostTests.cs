@@ -1,4 +1,4 @@
-// The encoder's cost: the merge loops allocate nothing per token (scratch and heap are reused), and
+// The encoder's cost: the merge loops (and the WordPiece / Unigram searches) allocate nothing per token (scratch and heap are reused), and
 // a GGUF written by WriteTo reads back to the same record.
 using EdgeLM.Formats.Gguf;
 using EdgeLM.Tests.Support;
@@ -18,9 +18,11 @@ public class EncodeCostTests(ITestOutputHelper output)
     [InlineData("llama-bpe")]
     [InlineData("qwen2")]
     [InlineData("gpt-2")]
+    [InlineData("wordpiece")]
+    [InlineData("unigram")]
     public void Encoding_a_long_text_allocates_nothing_per_token(string vocab)
     {
-        var tok = VocabCases.Get(vocab);
+        var tok = vocab is "wordpiece" or "unigram" ? new Tokenizer(WordPieceUnigramTests.Data(vocab)) : VocabCases.Get(vocab);
         string text = File.ReadAllText(TestData.File("llama2c", "tinystories_validation_100.txt"));
         var ids = new List<int>(100_000);
         tok.Encode(text, ids); // warm up scratch buffers
