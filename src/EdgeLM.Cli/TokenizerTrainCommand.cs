@@ -1,5 +1,5 @@
 // edgelm tokenizer train FILES... --vocab N --out DIR [--min-frequency F] [--special TOKEN]...
-// [--pre qwen2|llama-bpe|gpt2] [--chinese-aware] [--threads N]: trains a byte-level BPE tokenizer
+// [--pre qwen2|llama-bpe|gpt2] [--chinese-aware [--han-weight W]] [--threads N]: trains a byte-level BPE tokenizer
 // and writes DIR/tokenizer.json, DIR/tokenizer_config.json and DIR/tokenizer.gguf. Progress goes
 // to stderr; stdout gets one summary line. Ctrl+C stops it and leaves no partial file.
 using System.CommandLine;
@@ -18,9 +18,10 @@ public static class TokenizerTrainCommand
         var minFreq = new Option<long>("--min-frequency") { Description = "do not merge pairs seen fewer times than this", DefaultValueFactory = _ => 2 };
         var special = new Option<string[]>("--special") { Description = "a special (control) token; repeat for more", AllowMultipleArgumentsPerToken = false };
         var pre = new Option<string>("--pre") { Description = "pre-tokenizer: qwen2, llama-bpe or gpt2", DefaultValueFactory = _ => "qwen2" };
-        var chinese = new Option<bool>("--chinese-aware") { Description = "count Chinese pre-tokens per UTF-8 byte (x3) so Chinese gets more merges" };
+        var chinese = new Option<bool>("--chinese-aware") { Description = "learn only character-aligned merges and weight Chinese pre-tokens by --han-weight" };
+        var hanWeight = new Option<double>("--han-weight") { Description = "with --chinese-aware: count weight of pre-tokens holding Han characters", DefaultValueFactory = _ => 3 };
         var threads = new Option<int>("--threads") { Description = "threads for counting (default: all cores)" };
-        var train = new Command("train", "Train a byte-level BPE tokenizer on text") { files, vocab, outDir, minFreq, special, pre, chinese, threads };
+        var train = new Command("train", "Train a byte-level BPE tokenizer on text") { files, vocab, outDir, minFreq, special, pre, chinese, hanWeight, threads };
         train.SetAction((r, ct) => Commands.Guard(() => Task.FromResult(Run(r.GetValue(files)!, r.GetValue(outDir)!, new BpeTrainerOptions
         {
             VocabSize = r.GetValue(vocab),
@@ -28,6 +29,8 @@ public static class TokenizerTrainCommand
             SpecialTokens = r.GetValue(special) ?? [],
             Pre = BpeTrainerOptions.NormalizePre(r.GetValue(pre)!),
             ChineseAware = r.GetValue(chinese),
+            AlignToCharacters = r.GetValue(chinese),
+            HanWeight = r.GetValue(hanWeight),
             Threads = r.GetValue(threads),
         }, ct))));
         return new Command("tokenizer", "Tokenizer tools") { train };
@@ -35,6 +38,8 @@ public static class TokenizerTrainCommand
 
     static int Run(string[] paths, string outDir, BpeTrainerOptions options, CancellationToken ct)
     {
+        if (!(options.HanWeight > 0) || double.IsInfinity(options.HanWeight))
+            throw new ArgumentException($"--han-weight {options.HanWeight} must be a positive number");
         if (options.VocabSize < 256 + options.SpecialTokens.Count)
             throw new ArgumentException($"--vocab {options.VocabSize} is smaller than 256 bytes + {options.SpecialTokens.Count} special tokens");
         var clock = Stopwatch.StartNew();

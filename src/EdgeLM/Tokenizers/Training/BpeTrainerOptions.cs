@@ -19,7 +19,10 @@ public sealed record BpeTrainerOptions
     public bool ChineseAware { get; init; }
 
     /// <summary>The Han weight of ChineseAware: 3, the UTF-8 length of a Han character (counts per byte, not per symbol).</summary>
-    public long HanWeight { get; init; } = 3;
+    public double HanWeight { get; init; } = 3;
+
+    /// <summary>Learn no merge whose token straddles a character boundary (CharacterAlignment).</summary>
+    public bool AlignToCharacters { get; init; }
 
     /// <summary>Cut Han runs into PMI words learned from the corpus before BPE (CjkSegmenter.Resegment); measured worse.</summary>
     public bool ChineseSegmentation { get; init; }

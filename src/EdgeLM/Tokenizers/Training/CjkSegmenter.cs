@@ -23,15 +23,16 @@ public static class CjkSegmenter
     public const long MinPairCount = 3;
 
     /// <summary>The counts with every Han-bearing pre-token's count multiplied by <paramref name="hanWeight"/>.</summary>
-    public static Dictionary<string, long> Reweight(Dictionary<string, long> counts, long hanWeight)
+    public static Dictionary<string, long> Reweight(Dictionary<string, long> counts, double hanWeight)
     {
+        if (!(hanWeight > 0) || double.IsInfinity(hanWeight)) throw new ArgumentOutOfRangeException(nameof(hanWeight), hanWeight, "the Han weight must be a positive number");
         if (hanWeight == 1) return counts;
         var result = new Dictionary<string, long>(counts.Count, StringComparer.Ordinal);
         foreach (var (piece, c) in counts)
         {
             bool han = false;
             foreach (var r in piece.EnumerateRunes()) han |= IsHan(r.Value);
-            result[piece] = han ? c * hanWeight : c;
+            result[piece] = han ? Math.Max(1, (long)Math.Round(c * hanWeight, MidpointRounding.AwayFromZero)) : c;
         }
         return result;
     }

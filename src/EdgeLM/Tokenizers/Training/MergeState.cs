@@ -19,13 +19,18 @@ internal sealed class MergeState
     readonly Dictionary<string, int> _ids = new(StringComparer.Ordinal);
     readonly PriorityQueue<long, (long Count, long Key)> _heap = new(new ByCountThenKey());
     readonly HashSet<long> _touched = [];
+    readonly List<byte[]> _bytes = new(1024); // each symbol's UTF-8 bytes, for the alignment rule
+    readonly bool _aligned;
 
     /// <summary>Symbol texts in the GPT-2 alphabet; 0..255 are the bytes.</summary>
     public List<string> Texts { get; } = new(1024);
 
-    public MergeState(Dictionary<string, long> counts)
+    /// <param name="alignToCharacters">Never merge into a token that crosses a character boundary without
+    /// starting and ending on one (CharacterAlignment.Allows).</param>
+    public MergeState(Dictionary<string, long> counts, bool alignToCharacters = false)
     {
-        for (int b = 0; b < 256; b++) AddSymbol(Gpt2Bytes.ByteToChar[b].ToString());
+        _aligned = alignToCharacters;
+        for (int b = 0; b < 256; b++) AddSymbol(Gpt2Bytes.ByteToChar[b].ToString(), [(byte)b]);
         int n = counts.Count;
         _syms = new int[n][];
         _lens = new int[n];
@@ -51,10 +56,11 @@ internal sealed class MergeState
         foreach (var (k, c) in _pairCount) _heap.Enqueue(k, (c, k));
     }
 
-    int AddSymbol(string text)
+    int AddSymbol(string text, byte[] bytes)
     {
         int id = Texts.Count;
         Texts.Add(text);
+        _bytes.Add(bytes);
         _ids[text] = id;
         return id;
     }
@@ -82,9 +88,11 @@ internal sealed class MergeState
             }
             if (current < minFrequency) break;
             int a = (int)(key >> 32), b = (int)key;
+            // A refused pair leaves the heap; it comes back only if a merge touches it, and is refused again.
+            if (_aligned && !CharacterAlignment.Allows(_bytes[a], _bytes[b])) continue;
             string text = Texts[a] + Texts[b];
             // Two merge paths can spell the same text ("ab"+"c", "a"+"bc"): reuse the symbol, as HF does.
-            if (!_ids.TryGetValue(text, out int id)) { id = AddSymbol(text); added++; }
+            if (!_ids.TryGetValue(text, out int id)) { id = AddSymbol(text, [.. _bytes[a], .. _bytes[b]]); added++; }
             merges.Add((a, b));
             Apply(key, a, b, id, merges.Count);
             if ((merges.Count & 63) == 0)
