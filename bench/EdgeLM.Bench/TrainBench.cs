@@ -4,8 +4,13 @@
 // llama on byte tokens, MFU = 6 · parameters · tokens/s ÷ peak, where a step's time goes (the
 // matrix multiplies, attention, the rest), and the Gemm against the earlier dot / axpy kernels
 // (LinearJob) on the same shapes as a ratio. Not a test: nothing here asserts a time.
+// On a shared machine wall time measures the share of the CPUs we were given as much as our code, so
+// every figure is also taken in process CPU time (clock_gettime(CLOCK_PROCESS_CPUTIME_ID), all our
+// threads, spinning included): MFU (CPU) = 6 · parameters · tokens ÷ (CPU seconds × peak FLOPs per
+// CPU second of the N-thread FMA loop). On an idle machine the two agree.
 using System.Diagnostics;
 using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
 using System.Runtime.Intrinsics;
 using EdgeLM.Kernels;
 using EdgeLM.Training;
@@ -29,38 +34,73 @@ public static unsafe class TrainBench
     {
         o.WriteLine($"machine: {Environment.ProcessorCount} logical CPUs, Vector512 {Vector512.IsHardwareAccelerated}, " +
             $"Gemm tier {Gemm.BestTier}, load average {LoadAverage()}");
-        double peak = 0;
+        double peak = 0, peakCpu = 0;
         foreach (int t in new[] { 1, threads }.Distinct())
         {
             using var p = new WorkerPool(t);
-            double p512 = Vector512.IsHardwareAccelerated ? Peak(p, true) : 0, p256 = Peak(p, false);
-            o.WriteLine($"FMA peak, {t} thread(s): Vector512 {p512 / 1e9:F1} GFLOP/s, Vector256 {p256 / 1e9:F1} GFLOP/s");
-            if (t == threads) peak = Math.Max(p512, p256);
+            var p512 = Vector512.IsHardwareAccelerated ? Peak(p, true) : default;
+            var p256 = Peak(p, false);
+            o.WriteLine($"FMA peak, {t} thread(s): Vector512 {p512.Wall / 1e9:F1} GFLOP/s ({p512.PerCpu * t / 1e9:F1} per {t} CPU-s), " +
+                $"Vector256 {p256.Wall / 1e9:F1} GFLOP/s ({p256.PerCpu * t / 1e9:F1} per {t} CPU-s)");
+            if (t == threads) (peak, peakCpu) = (Math.Max(p512.Wall, p256.Wall), Math.Max(p512.PerCpu, p256.PerCpu));
         }
         using var pool = new WorkerPool(threads);
         o.WriteLine();
-        o.WriteLine($"| model | parameters | B×T | threads | tokens/s | MFU | step s | matmul share | attention share |");
-        o.WriteLine("|---|--:|---|--:|--:|--:|--:|--:|--:|");
-        if (steps == 0)
-        {
-            foreach (var name in models) CompareKernels(Model(name), batch * seq, pool, o);
-            return 0;
-        }
+        o.WriteLine($"| model | parameters | B×T | threads | tokens/s | MFU (wall) | MFU (CPU time) | step s | matmul share | attention share |");
+        o.WriteLine("|---|--:|---|--:|--:|--:|--:|--:|--:|--:|");
         foreach (var name in models)
         {
             var config = Model(name);
             var m = new Transformer(config, batch, seq);
             m.Parameters.Initialize(1);
-            double tps = Throughput.TokensPerSecond(m, steps, pool, warmupSteps: 2);
-            double step = batch * seq / tps;
+            var (wall, cpu) = TrainSteps(m, steps, pool);
+            double tokens = (double)steps * batch * seq, flops = 6.0 * m.Parameters.Count * tokens;
             var (mm, att) = Breakdown(config, batch, seq, pool);
-            o.WriteLine($"| ~{name.ToUpperInvariant()} | {m.Parameters.Count:N0} | {batch}×{seq} | {threads} | {tps:F0} | " +
-                $"{Throughput.ModelFlopsUtilization(m.Parameters.Count, tps, peak):P1} | {step:F2} | {mm / step:P0} | {att / step:P0} |");
+            o.WriteLine($"| ~{name.ToUpperInvariant()} | {m.Parameters.Count:N0} | {batch}×{seq} | {threads} | {tokens / wall:F0} | " +
+                $"{flops / wall / peak:P1} | {flops / (cpu * peakCpu):P1} | {wall / steps:F2} | {mm / (cpu / steps):P0} | {att / (cpu / steps):P0} |");
         }
         o.WriteLine();
         foreach (var name in models) CompareKernels(Model(name), batch * seq, pool, o);
         o.WriteLine($"load average at the end {LoadAverage()}");
         return 0;
+    }
+
+    /// <summary>Wall and process-CPU seconds of <paramref name="steps"/> full training steps after 2 warm-up steps
+    /// (the JIT's tiering needs a few calls of each kernel before the code is final).</summary>
+    static (double Wall, double Cpu) TrainSteps(Transformer model, int steps, WorkerPool pool)
+    {
+        var rng = new Random(1);
+        var tokens = new int[Math.Max(4 * model.Acts.B * model.Acts.T, 4096)];
+        for (int i = 0; i < tokens.Length; i++) tokens[i] = rng.Next(ByteDataset.FirstByte, model.Config.Model.VocabSize);
+        var trainer = new Trainer(model, tokens, new TrainingOptions { Steps = steps + 2, WarmupSteps = 1 }, pool);
+        trainer.Step();
+        trainer.Step();
+        return Clock(() => { for (int s = 0; s < steps; s++) trainer.Step(); });
+    }
+
+    [StructLayout(LayoutKind.Sequential)]
+    struct Timespec
+    {
+        public long Seconds, Nanoseconds;
+    }
+
+    [DllImport("libc", EntryPoint = "clock_gettime")]
+    static extern int ClockGetTime(int clock, out Timespec ts);
+
+    /// <summary>CPU seconds of all this process's threads (Linux; elsewhere the coarser TotalProcessorTime).</summary>
+    static double CpuSeconds()
+    {
+        const int ClockProcessCpuTimeId = 2;
+        if (OperatingSystem.IsLinux() && ClockGetTime(ClockProcessCpuTimeId, out var ts) == 0) return ts.Seconds + ts.Nanoseconds * 1e-9;
+        return Process.GetCurrentProcess().TotalProcessorTime.TotalSeconds;
+    }
+
+    static (double Wall, double Cpu) Clock(Action work)
+    {
+        double c0 = CpuSeconds();
+        long t0 = Stopwatch.GetTimestamp();
+        work();
+        return (Stopwatch.GetElapsedTime(t0).TotalSeconds, CpuSeconds() - c0);
     }
 
     static string LoadAverage() =>
@@ -95,7 +135,7 @@ public static unsafe class TrainBench
                 s = Min(s, TimeLinear(N, cin, cout, null, useGemm: true));
             }
             double flops = 2.0 * N * cin * cout;
-            o.WriteLine($"N={N} C={cin} OC={cout}: Gemm fwd {flops / g.Forward / 1e9:F1} / bwd {2 * flops / g.Backward / 1e9:F1} GFLOP/s " +
+            o.WriteLine($"N={N} C={cin} OC={cout}, GFLOP per CPU-second: Gemm fwd {flops / g.Forward / 1e9:F1} / bwd {2 * flops / g.Backward / 1e9:F1} " +
                 $"(1 thread {flops / s.Forward / 1e9:F1} / {2 * flops / s.Backward / 1e9:F1}); " +
                 $"dot-axpy fwd {flops / d.Forward / 1e9:F1} / bwd {2 * flops / d.Backward / 1e9:F1}; " +
                 $"Gemm ÷ dot-axpy time: fwd {g.Forward / d.Forward:F2}, bwd {g.Backward / d.Backward:F2}");
@@ -105,30 +145,38 @@ public static unsafe class TrainBench
     static (double, double, double) Min((double F, double B, double T) x, (double F, double B, double T) y) =>
         (Math.Min(x.F, y.F), Math.Min(x.B, y.B), 0);
 
-    /// <summary>Best of 3 timed calls (after one warm-up) of forward and backward (dinp and dweight) at one shape.</summary>
+    /// <summary>Process CPU seconds of forward and of backward (dinp and dweight) at one shape: best of 3
+    /// rounds after a warm-up, each round repeated to last ~0.3 s (other threads' CPU time reaches the
+    /// process clock only at their next scheduler tick, a few ms).</summary>
     static (double Forward, double Backward, double Total) TimeLinear(int N, int C, int OC, WorkerPool? pool, bool useGemm)
     {
         var rng = new Random(3);
         float[] x = Fill(rng, N * C), w = Fill(rng, OC * C), y = new float[N * OC], dx = new float[N * C], dw = new float[OC * C];
-        double fwd = double.MaxValue, bwd = double.MaxValue;
-        for (int r = 0; r < 4; r++)
+        void Fwd()
         {
-            long t0 = Stopwatch.GetTimestamp();
             if (useGemm) Linear.Forward(y, x, w, default, N, C, OC, pool);
             else Legacy(LinearJob.Mode.Forward, y, x, w, N, C, OC, pool!);
-            long t1 = Stopwatch.GetTimestamp();
+        }
+        void Bwd()
+        {
             if (useGemm) Linear.Backward(dx, dw, default, y, x, w, N, C, OC, pool);
             else
             {
                 Legacy(LinearJob.Mode.BackwardInput, dx, y, w, N, C, OC, pool!);
                 Legacy(LinearJob.Mode.BackwardWeight, dw, y, x, N, C, OC, pool!);
             }
-            long t2 = Stopwatch.GetTimestamp();
-            if (r == 0) continue;
-            fwd = Math.Min(fwd, Stopwatch.GetElapsedTime(t0, t1).TotalSeconds);
-            bwd = Math.Min(bwd, Stopwatch.GetElapsedTime(t1, t2).TotalSeconds);
         }
-        return (fwd, bwd, fwd + bwd);
+        return (Best(Fwd), Best(Bwd), Best(Fwd) + Best(Bwd));
+    }
+
+    /// <summary>CPU seconds of one call of <paramref name="work"/>, best of 3 rounds of ~0.3 s.</summary>
+    static double Best(Action work)
+    {
+        int reps = (int)Math.Clamp(0.3 / Math.Max(1e-6, Clock(work).Wall), 1, 200);
+        double best = double.MaxValue;
+        for (int r = 0; r < 3; r++)
+            best = Math.Min(best, Clock(() => { for (int i = 0; i < reps; i++) work(); }).Cpu / reps);
+        return best;
     }
 
     /// <summary>The dot / axpy kernels Linear used before Gemm, with the same chunking.</summary>
@@ -149,15 +197,11 @@ public static unsafe class TrainBench
         var rng = new Random(4);
         float[] q = Fill(rng, B * T * Hq * D), k = Fill(rng, B * T * Hkv * D), v = Fill(rng, B * T * Hkv * D);
         float[] y = new float[q.Length], att = new float[B * Hq * T * T], dq = new float[q.Length], dk = new float[k.Length], dv = new float[v.Length];
-        double best = double.MaxValue;
-        for (int r = 0; r < 4; r++)
+        return Best(() =>
         {
-            long t0 = Stopwatch.GetTimestamp();
             Attention.Forward(y, att, q, k, v, B, T, Hq, Hkv, D, pool);
             Attention.Backward(dq, dk, dv, y, q, k, v, att, B, T, Hq, Hkv, D, pool);
-            if (r > 0) best = Math.Min(best, Stopwatch.GetElapsedTime(t0).TotalSeconds);
-        }
-        return best;
+        });
     }
 
     static float[] Fill(Random rng, int n)
@@ -167,20 +211,21 @@ public static unsafe class TrainBench
         return a;
     }
 
-    /// <summary>F32 FLOP/s of all the pool's threads running independent FMA chains in registers, best of 3.</summary>
-    static double Peak(WorkerPool pool, bool wide)
+    /// <summary>F32 FLOP/s of all the pool's threads running independent FMA chains in registers, and FLOPs per
+    /// CPU second of one thread while all run; best of 3 runs of ~0.3 s each.</summary>
+    static (double Wall, double PerCpu) Peak(WorkerPool pool, bool wide)
     {
-        const int Iterations = 20_000_000;
+        const int Iterations = 100_000_000;
         var job = new FmaJob(Iterations, wide);
         pool.For(pool.ThreadCount, 1, job);
-        double best = double.MaxValue;
+        double wall = double.MaxValue, cpu = double.MaxValue;
         for (int r = 0; r < 3; r++)
         {
-            long t0 = Stopwatch.GetTimestamp();
-            pool.For(pool.ThreadCount, 1, job);
-            best = Math.Min(best, Stopwatch.GetElapsedTime(t0).TotalSeconds);
+            var (w, c) = Clock(() => pool.For(pool.ThreadCount, 1, job));
+            (wall, cpu) = (Math.Min(wall, w), Math.Min(cpu, c));
         }
-        return (double)pool.ThreadCount * Iterations * FmaJob.Chains * (wide ? 16 : 8) * 2 / best;
+        double flops = (double)pool.ThreadCount * Iterations * FmaJob.Chains * (wide ? 16 : 8) * 2;
+        return (flops / wall, flops / cpu);
     }
 
     sealed class FmaJob(int iterations, bool wide) : IParallelJob

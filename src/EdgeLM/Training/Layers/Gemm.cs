@@ -6,7 +6,7 @@
 // (each panel K rows of NR contiguous floats, zero-padded), each panel by one worker; this is where
 // Wᵀ is transposed, once, instead of once per tile. A is read in place: a micro-tile broadcasts one A
 // value per row and k, which costs one scalar load whatever A's strides are. The output is then cut
-// into tiles of MC × NC that the WorkerPool hands out; a tile walks k in blocks of KC (the KC × NR
+// into tiles of MC × NC that the WorkerPool's threads claim one by one; a tile walks k in blocks of KC (the KC × NR
 // slice of a panel stays in L1 while 16 micro-rows use it) and writes its outputs alone.
 // Determinism: every output element is summed by one worker, over k in the same blocks and order,
 // whatever the number of threads or the hand-out order, so results are bit-identical across runs
@@ -53,12 +53,15 @@ public static unsafe class Gemm
         }
         var job = t_job ??= new GemmJob();
         job.Set(tier, c, ldc, a, aRow, aCol, b, bRow, bCol, M, N, K, accumulate);
-        job.Packing = true;
-        if (pool is null) job.Execute(0, job.Panels);
-        else pool.For(job.Panels, 1, job);
-        job.Packing = false;
-        if (pool is null) job.Execute(0, job.Tiles);
-        else pool.For(job.Tiles, 1, job);
+        // Each phase is one item per thread; the items then claim panels / tiles one at a time from a
+        // shared counter, so a worker that falls behind (another process on its core) is left at most
+        // one tile, not one of the pool's coarser chunks.
+        for (int phase = 0; phase < 2; phase++)
+        {
+            job.Begin(packing: phase == 0);
+            if (pool is null) job.Execute(0, 1);
+            else pool.For(pool.ThreadCount, 1, job);
+        }
     }
 
     /// <summary>The plain triple loop over the same operands, in k order: the oracle of the tiers.</summary>
@@ -93,9 +96,17 @@ sealed unsafe class GemmJob : IParallelJob
     int _m, _n, _k, _nr, _kc, _rowBlocks, _colBlocks;
     bool _accumulate;
 
-    public bool Packing { get; set; }
+    bool _packing;
+    int _next;
+
     public int Panels { get; private set; }
     public int Tiles => _rowBlocks * _colBlocks;
+
+    public void Begin(bool packing)
+    {
+        _packing = packing;
+        Volatile.Write(ref _next, 0);
+    }
 
     public void Set(GemmTier tier, float* c, long ldc, float* a, long aRow, long aCol, float* b, long bRow, long bCol,
         int M, int N, int K, bool accumulate)
@@ -114,13 +125,16 @@ sealed unsafe class GemmJob : IParallelJob
         if (_packed.Length < need) _packed = GC.AllocateUninitializedArray<float>(checked((int)need), pinned: true);
     }
 
+    // Items are threads; the work units (panels or tiles) are claimed here. Which worker runs a unit
+    // does not change its result: each unit writes its own outputs in a fixed order.
     public void Execute(int start, int end)
     {
+        int units = _packing ? Panels : Tiles;
         fixed (float* packed = _packed)
-            for (int item = start; item < end; item++)
+            for (int u = Interlocked.Increment(ref _next) - 1; u < units; u = Interlocked.Increment(ref _next) - 1)
             {
-                if (Packing) Pack(item, packed + (long)item * _k * _nr);
-                else RunTile(item / _colBlocks, item % _colBlocks, packed);
+                if (_packing) Pack(u, packed + (long)u * _k * _nr);
+                else RunTile(u / _colBlocks, u % _colBlocks, packed);
             }
     }
 
