@@ -3,7 +3,7 @@
 // higher taken), tokens/s of full training steps (forward, backward, AdamW) of a ~10M and a ~50M
 // llama on byte tokens, MFU = 6 · parameters · tokens/s ÷ peak, where a step's time goes (the
 // matrix multiplies, attention, the rest), and the Gemm against the earlier dot / axpy kernels
-// (LinearJob) on the same shapes as a ratio. Not a test: nothing here asserts a time.
+// (Linear.UseDotAxpy) on the same shapes and whole steps, as ratios. Not a test: nothing here asserts a time.
 // On a shared machine wall time measures the share of the CPUs we were given as much as our code, so
 // every figure is also taken in process CPU time (clock_gettime(CLOCK_PROCESS_CPUTIME_ID), all our
 // threads, spinning included): MFU (CPU) = 6 · parameters · tokens ÷ (CPU seconds × peak FLOPs per
@@ -48,17 +48,25 @@ public static unsafe class TrainBench
         o.WriteLine();
         o.WriteLine($"| model | parameters | B×T | threads | tokens/s | MFU (wall) | MFU (CPU time) | step s | matmul share | attention share |");
         o.WriteLine("|---|--:|---|--:|--:|--:|--:|--:|--:|--:|");
+        var before = new List<string>();
         foreach (var name in models)
         {
             var config = Model(name);
             var m = new Transformer(config, batch, seq);
             m.Parameters.Initialize(1);
             var (wall, cpu) = TrainSteps(m, steps, pool);
+            Linear.UseDotAxpy = true;
+            var (oldWall, oldCpu) = TrainSteps(m, steps, pool);
+            Linear.UseDotAxpy = false;
+            before.Add($"~{name.ToUpperInvariant()}: step with the dot / axpy kernels ÷ with Gemm: wall {oldWall / wall:F2}×, CPU time {oldCpu / cpu:F2}× " +
+                $"(dot / axpy: {(double)steps * batch * seq / oldWall:F0} tokens/s, MFU (CPU time) {6.0 * m.Parameters.Count * steps * batch * seq / (oldCpu * peakCpu):P1})");
             double tokens = (double)steps * batch * seq, flops = 6.0 * m.Parameters.Count * tokens;
             var (mm, att) = Breakdown(config, batch, seq, pool);
             o.WriteLine($"| ~{name.ToUpperInvariant()} | {m.Parameters.Count:N0} | {batch}×{seq} | {threads} | {tokens / wall:F0} | " +
                 $"{flops / wall / peak:P1} | {flops / (cpu * peakCpu):P1} | {wall / steps:F2} | {mm / (cpu / steps):P0} | {att / (cpu / steps):P0} |");
         }
+        o.WriteLine();
+        foreach (var line in before) o.WriteLine(line);
         o.WriteLine();
         foreach (var name in models) CompareKernels(Model(name), batch * seq, pool, o);
         o.WriteLine($"load average at the end {LoadAverage()}");
@@ -124,6 +132,7 @@ public static unsafe class TrainBench
     {
         var c = config.Model;
         int C = c.EmbeddingLength, F = c.FeedForwardLength;
+        using var single = new WorkerPool(1);
         foreach (var (cin, cout) in new[] { (C, F), (F, C) })
         {
             // Alternated, best of 3 rounds each: load from other processes hits both sides alike.
@@ -132,7 +141,7 @@ public static unsafe class TrainBench
             {
                 g = Min(g, TimeLinear(N, cin, cout, pool, useGemm: true));
                 d = Min(d, TimeLinear(N, cin, cout, pool, useGemm: false));
-                s = Min(s, TimeLinear(N, cin, cout, null, useGemm: true));
+                s = Min(s, TimeLinear(N, cin, cout, single, useGemm: true));
             }
             double flops = 2.0 * N * cin * cout;
             o.WriteLine($"N={N} C={cin} OC={cout}, GFLOP per CPU-second: Gemm fwd {flops / g.Forward / 1e9:F1} / bwd {2 * flops / g.Backward / 1e9:F1} " +
@@ -148,25 +157,22 @@ public static unsafe class TrainBench
     /// <summary>Process CPU seconds of forward and of backward (dinp and dweight) at one shape: best of 3
     /// rounds after a warm-up, each round repeated to last ~0.3 s (other threads' CPU time reaches the
     /// process clock only at their next scheduler tick, a few ms).</summary>
-    static (double Forward, double Backward, double Total) TimeLinear(int N, int C, int OC, WorkerPool? pool, bool useGemm)
+    static (double Forward, double Backward, double Total) TimeLinear(int N, int C, int OC, WorkerPool pool, bool useGemm)
     {
         var rng = new Random(3);
         float[] x = Fill(rng, N * C), w = Fill(rng, OC * C), y = new float[N * OC], dx = new float[N * C], dw = new float[OC * C];
-        void Fwd()
+        void Fwd() => Linear.Forward(y, x, w, default, N, C, OC, pool);
+        void Bwd() => Linear.Backward(dx, dw, default, y, x, w, N, C, OC, pool);
+        Linear.UseDotAxpy = !useGemm;
+        try
         {
-            if (useGemm) Linear.Forward(y, x, w, default, N, C, OC, pool);
-            else Legacy(LinearJob.Mode.Forward, y, x, w, N, C, OC, pool!);
+            double f = Best(Fwd), b = Best(Bwd);
+            return (f, b, f + b);
         }
-        void Bwd()
+        finally
         {
-            if (useGemm) Linear.Backward(dx, dw, default, y, x, w, N, C, OC, pool);
-            else
-            {
-                Legacy(LinearJob.Mode.BackwardInput, dx, y, w, N, C, OC, pool!);
-                Legacy(LinearJob.Mode.BackwardWeight, dw, y, x, N, C, OC, pool!);
-            }
+            Linear.UseDotAxpy = false;
         }
-        return (Best(Fwd), Best(Bwd), Best(Fwd) + Best(Bwd));
     }
 
     /// <summary>CPU seconds of one call of <paramref name="work"/>, best of 3 rounds of ~0.3 s.</summary>
@@ -177,19 +183,6 @@ public static unsafe class TrainBench
         for (int r = 0; r < 3; r++)
             best = Math.Min(best, Clock(() => { for (int i = 0; i < reps; i++) work(); }).Cpu / reps);
         return best;
-    }
-
-    /// <summary>The dot / axpy kernels Linear used before Gemm, with the same chunking.</summary>
-    static void Legacy(LinearJob.Mode mode, float[] a, float[] b, float[] c, int N, int C, int OC, WorkerPool pool)
-    {
-        var job = new LinearJob();
-        fixed (float* pa = a) fixed (float* pb = b) fixed (float* pc = c)
-        {
-            job.Set(mode, pa, pb, pc, null, N, C, OC);
-            int items = mode == LinearJob.Mode.BackwardInput ? N : (OC + 3) / 4;
-            long perItem = mode == LinearJob.Mode.BackwardInput ? (long)OC * C : 4L * N * C;
-            pool.For(items, (int)Math.Max(1, 65536 / Math.Max(1, perItem)), job);
-        }
     }
 
     static double TimeAttention(int B, int T, int Hq, int Hkv, int D, WorkerPool pool)

@@ -11,11 +11,23 @@ namespace EdgeLM.Training.Layers;
 
 public static unsafe class Linear
 {
+    [ThreadStatic] static LinearJob? t_job;
+
+    /// <summary>Runs the earlier dot / axpy kernels (LinearJob) instead of Gemm, for every thread: only for the
+    /// training benchmark's before / after comparison in one run.</summary>
+    internal static bool UseDotAxpy { get; set; }
+
     /// <summary>out (N, OC) = inp (N, C) · weight (OC, C)ᵀ + bias (OC, or empty).</summary>
     public static void Forward(Span<float> output, ReadOnlySpan<float> inp, ReadOnlySpan<float> weight, ReadOnlySpan<float> bias,
         int N, int C, int OC, WorkerPool? pool = null)
     {
         System.Diagnostics.Debug.Assert(output.Length >= N * OC && inp.Length >= N * C && weight.Length >= OC * C);
+        if (UseDotAxpy)
+        {
+            fixed (float* o = output) fixed (float* x = inp) fixed (float* w = weight) fixed (float* b = bias)
+                RunDotAxpy(LinearJob.Mode.Forward, o, x, w, bias.IsEmpty ? null : b, N, C, OC, pool);
+            return;
+        }
         fixed (float* o = output) fixed (float* x = inp) fixed (float* w = weight)
             // C = A · B with A = inp (rows C apart), B[c, o] = w[o, c] (read transposed).
             Gemm.Multiply(o, OC, x, C, 1, w, 1, C, N, OC, C, accumulate: false, pool);
@@ -32,6 +44,16 @@ public static unsafe class Linear
     public static void Backward(Span<float> dinp, Span<float> dweight, Span<float> dbias, ReadOnlySpan<float> dout,
         ReadOnlySpan<float> inp, ReadOnlySpan<float> weight, int N, int C, int OC, WorkerPool? pool = null)
     {
+        if (UseDotAxpy)
+        {
+            fixed (float* dx = dinp) fixed (float* dw = dweight) fixed (float* db = dbias)
+            fixed (float* dy = dout) fixed (float* x = inp) fixed (float* w = weight)
+            {
+                if (!dinp.IsEmpty) RunDotAxpy(LinearJob.Mode.BackwardInput, dx, dy, w, null, N, C, OC, pool);
+                RunDotAxpy(LinearJob.Mode.BackwardWeight, dw, dy, x, dbias.IsEmpty ? null : db, N, C, OC, pool);
+            }
+            return;
+        }
         fixed (float* dx = dinp) fixed (float* dw = dweight)
         fixed (float* dy = dout) fixed (float* x = inp) fixed (float* w = weight)
         {
@@ -44,6 +66,18 @@ public static unsafe class Linear
         // ⇒ db[o] += Σn dout[n, o], row by row in n order.
         if (!dbias.IsEmpty)
             for (int n = 0; n < N; n++) TensorPrimitives.Add(dbias[..OC], dout.Slice(n * OC, OC), dbias[..OC]);
+    }
+
+    static void RunDotAxpy(LinearJob.Mode mode, float* a, float* b, float* c, float* d, int N, int C, int OC, WorkerPool? pool)
+    {
+        var job = t_job ??= new LinearJob();
+        job.Set(mode, a, b, c, d, N, C, OC);
+        int items = mode == LinearJob.Mode.BackwardInput ? N : (OC + 3) / 4;
+        // Aim for ~64K multiply-adds per chunk so the pool's hand-off cost stays small.
+        long perItem = mode == LinearJob.Mode.BackwardInput ? (long)OC * C : 4L * N * C;
+        int grain = (int)Math.Max(1, 65536 / Math.Max(1, perItem));
+        if (pool is null) job.Execute(0, items);
+        else pool.For(items, grain, job);
     }
 
     /// <summary>Scalar reference for <see cref="Forward"/>: the plain triple loop, the oracle of the blocked kernels.</summary>
