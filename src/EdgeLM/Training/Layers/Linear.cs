@@ -2,7 +2,8 @@
 // GGUF stores it ((OC, C), one output row per weight row). The forward and both backward products
 // are blocked, packed matrix multiplies (Gemm) on the WorkerPool, each output element written by one
 // worker in a fixed order, so a training step is bit-identical from run to run.
-// LinearJob below is the earlier dot / axpy form, kept for the frozen-weight input gradient of LoRA.
+// LinearJob below is the earlier dot / axpy form, kept for the frozen-weight input gradient of LoRA
+// (FrozenLinear) and as the "before" of the training benchmark (UseDotAxpy).
 // Legend: N = B·T rows, C = input channels, OC = output channels.
 using System.Numerics.Tensors;
 using EdgeLM.Kernels;
