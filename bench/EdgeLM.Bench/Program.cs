@@ -4,6 +4,7 @@
 //            [--long-context 2048] [--decode-prompt 16] [--cache DIR] [--json-out FILE] [--bandwidth-mib 1024]
 //   run-one  --engine edgelm|llamacpp --model FILE [--threads N] [same timing options] [--json]
 //   bandwidth [--threads 1,2] [--bandwidth-mib 1024]
+//   train    [--threads 2] [--batch 4] [--seq 256] [--steps 3] [--models 10m,50m]
 // Exit codes: 0 success, 1 bad usage or failure, 2 compare finished with some rows in error.
 namespace EdgeLM.Bench;
 
@@ -46,6 +47,13 @@ public static class Program
                             Console.WriteLine($"{t} thread(s): {Bandwidth.Measure(int.Parse(t, System.Globalization.CultureInfo.InvariantCulture), (long)mib << 20) / 1e9:F2} GB/s");
                         return 0;
                     }
+                case "train":
+                    {
+                        int threads = a.Int("--threads", 2), batch = a.Int("--batch", 4), seq = a.Int("--seq", 256), steps = a.Int("--steps", 3);
+                        var models = a.List("--models", "10m,50m");
+                        a.RejectUnknown("train");
+                        return TrainBench.Run(threads, batch, seq, steps, models, Console.Out);
+                    }
                 default:
                     Console.Error.WriteLine($"unknown command '{args[0]}'\n{Usage}");
                     return 1;
@@ -64,5 +72,6 @@ public static class Program
                              [--long-context 2048] [--decode-prompt 16] [--cache DIR] [--json-out FILE] [--bandwidth-mib 1024]
         EdgeLM.Bench run-one --engine edgelm|llamacpp --model FILE [--threads N] [-p 512] [-n 128] [--repeats 5] [--max-batch 64] [--long] [--json]
         EdgeLM.Bench bandwidth [--threads 1,2] [--bandwidth-mib 1024]
+        EdgeLM.Bench train [--threads 2] [--batch 4] [--seq 256] [--steps 3] [--models 10m,50m]
         """;
 }

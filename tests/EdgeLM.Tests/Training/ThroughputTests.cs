@@ -1,7 +1,7 @@
-// Training speed: tokens/s and model-FLOPs utilisation of full steps at 2 threads against the
-// measured F32 FMA peak. The ~1M-parameter model runs always (a few steps); the ~10M one when
-// EDGELM_TRAIN_BENCH=1, since its steps take seconds each. The assertion is the sanity of the
-// measurement: MFU above 1 would mean the FLOP count or the peak is wrong.
+// What the training-speed figures are made of, without timing anything: the parameter count that MFU
+// multiplies (checked against the llama parameter formula written out by hand) and the MFU arithmetic.
+// The measurements themselves (tokens/s, FMA peak, MFU of the ~10M and ~50M models) are timings on a
+// shared machine and live in the benchmark: `EdgeLM.Bench train` (docs/PERFORMANCE.md).
 using EdgeLM.Kernels;
 using EdgeLM.Training;
 
@@ -10,23 +10,29 @@ namespace EdgeLM.Tests.Training;
 public class ThroughputTests
 {
     [Fact]
-    public void Tokens_per_second_and_MFU_of_1M_and_10M_models_at_2_threads()
+    public void MFU_counts_six_FLOPs_per_parameter_per_token_of_the_llama_parameter_formula()
     {
-        using var pool = new WorkerPool(2);
-        double peak = Throughput.PeakFlops(pool);
-        Console.WriteLine($"measured F32 FMA peak at 2 threads: {peak / 1e9:F1} GFLOP/s (vector width {System.Numerics.Vector<float>.Count})");
-        Measure("~1M", TransformerConfig.Create("llama", ByteDataset.VocabSize, 128, 5, 4, 2, 32, 384, 256, tied: true), 8, 64, 10, pool, peak);
-        if (Environment.GetEnvironmentVariable("EDGELM_TRAIN_BENCH") == "1")
-            Measure("~10M", TransformerConfig.Create("llama", ByteDataset.VocabSize, 320, 8, 5, 5, 64, 864, 256, tied: true), 4, 128, 3, pool, peak);
+        // The benchmark's ~10M model: byte vocabulary, width 320, 8 layers of 5 heads of 64, FFN 864, tied head.
+        var config = TransformerConfig.Create("llama", ByteDataset.VocabSize, 320, 8, 5, 5, 64, 864, 256, tied: true);
+        var parameters = new TransformerParameters(config);
+        const long C = 320, F = 864, L = 8, Q = 5 * 64, KV = 5 * 64;
+        // token embedding (also the head) + per layer: 2 norms, q k v o, gate up down + final norm
+        long expected = ByteDataset.VocabSize * C + L * (2 * C + C * Q + 2 * C * KV + Q * C + 3 * C * F) + C;
+        Assert.Equal(expected, parameters.Count);
+        // 1,000 tokens/s against a 1 TFLOP/s peak: 6 · 10,000,640 · 1,000 / 1e12 = 6.000384 %.
+        Assert.Equal(0.06000384, Throughput.ModelFlopsUtilization(parameters.Count, 1000, 1e12), 10);
     }
 
-    static void Measure(string label, TransformerConfig config, int B, int T, int steps, WorkerPool pool, double peak)
+    [Fact]
+    public void Tokens_per_second_runs_full_training_steps()
     {
-        var m = new Transformer(config, B, T);
+        using var pool = new WorkerPool(2);
+        var m = new Transformer(TransformerConfig.Create("llama", ByteDataset.VocabSize, 64, 2, 4, 2, 16, 192, 64, tied: true), 2, 32);
         m.Parameters.Initialize(1);
-        double tps = Throughput.TokensPerSecond(m, steps, pool, warmupSteps: Math.Max(2, steps / 2));
-        double mfu = Throughput.ModelFlopsUtilization(m.Parameters.Count, tps, peak);
-        Console.WriteLine($"{label}: {m.Parameters.Count:N0} parameters, B={B} T={T}: {tps:F0} tokens/s, MFU {mfu:P1}");
-        Assert.InRange(mfu, 1e-4, 1.0);
+        var before = (float[])m.Parameters.Data.Clone();
+        double tps = Throughput.TokensPerSecond(m, 2, pool, warmupSteps: 1);
+        Assert.True(double.IsFinite(tps) && tps > 0, $"tokens/s {tps}");
+        // The steps trained: AdamW moved the weights.
+        Assert.NotEqual(before, m.Parameters.Data);
     }
 }

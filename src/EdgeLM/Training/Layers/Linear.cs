@@ -1,9 +1,11 @@
 // Training layer: a fully connected layer with optional bias, out = inp · Wᵀ + b, with W stored as
 // GGUF stores it ((OC, C), one output row per weight row). The forward and both backward products
-// run on the WorkerPool, split so that no two workers write the same output: forward and dweight by
-// blocks of output rows, dinp by token rows. The inner products are register-blocked four rows at a
-// time (LinearKernels), so each loaded vector of the shared operand feeds four multiply-adds.
+// are blocked, packed matrix multiplies (Gemm) on the WorkerPool, each output element written by one
+// worker in a fixed order, so a training step is bit-identical from run to run.
+// LinearJob below is the earlier dot / axpy form, kept for the frozen-weight input gradient of LoRA
+// (FrozenLinear) and as the "before" of the training benchmark (UseDotAxpy).
 // Legend: N = B·T rows, C = input channels, OC = output channels.
+using System.Numerics.Tensors;
 using EdgeLM.Kernels;
 
 namespace EdgeLM.Training.Layers;
@@ -12,12 +14,30 @@ public static unsafe class Linear
 {
     [ThreadStatic] static LinearJob? t_job;
 
+    /// <summary>Runs the earlier dot / axpy kernels (LinearJob) instead of Gemm, for every thread: only for the
+    /// training benchmark's before / after comparison in one run.</summary>
+    internal static bool UseDotAxpy { get; set; }
+
     /// <summary>out (N, OC) = inp (N, C) · weight (OC, C)ᵀ + bias (OC, or empty).</summary>
     public static void Forward(Span<float> output, ReadOnlySpan<float> inp, ReadOnlySpan<float> weight, ReadOnlySpan<float> bias,
         int N, int C, int OC, WorkerPool? pool = null)
     {
-        fixed (float* o = output) fixed (float* x = inp) fixed (float* w = weight) fixed (float* b = bias)
-            Run(LinearJob.Mode.Forward, o, x, w, bias.IsEmpty ? null : b, N, C, OC, pool);
+        System.Diagnostics.Debug.Assert(output.Length >= N * OC && inp.Length >= N * C && weight.Length >= OC * C);
+        if (UseDotAxpy)
+        {
+            fixed (float* o = output) fixed (float* x = inp) fixed (float* w = weight) fixed (float* b = bias)
+                RunDotAxpy(LinearJob.Mode.Forward, o, x, w, bias.IsEmpty ? null : b, N, C, OC, pool);
+            return;
+        }
+        fixed (float* o = output) fixed (float* x = inp) fixed (float* w = weight)
+            // C = A · B with A = inp (rows C apart), B[c, o] = w[o, c] (read transposed).
+            Gemm.Multiply(o, OC, x, C, 1, w, 1, C, N, OC, C, accumulate: false, pool);
+        if (!bias.IsEmpty)
+            for (int n = 0; n < N; n++)
+            {
+                var row = output.Slice(n * OC, OC);
+                TensorPrimitives.Add(row, bias[..OC], row);
+            }
     }
 
     /// <summary>dinp (N, C), dweight (OC, C) and dbias (OC, if not empty) += gradients given dout (N, OC).
@@ -25,15 +45,40 @@ public static unsafe class Linear
     public static void Backward(Span<float> dinp, Span<float> dweight, Span<float> dbias, ReadOnlySpan<float> dout,
         ReadOnlySpan<float> inp, ReadOnlySpan<float> weight, int N, int C, int OC, WorkerPool? pool = null)
     {
-        fixed (float* dx = dinp) fixed (float* dw = dweight) fixed (float* db = dbias)
+        if (UseDotAxpy)
+        {
+            fixed (float* dx = dinp) fixed (float* dw = dweight) fixed (float* db = dbias)
+            fixed (float* dy = dout) fixed (float* x = inp) fixed (float* w = weight)
+            {
+                if (!dinp.IsEmpty) RunDotAxpy(LinearJob.Mode.BackwardInput, dx, dy, w, null, N, C, OC, pool);
+                RunDotAxpy(LinearJob.Mode.BackwardWeight, dw, dy, x, dbias.IsEmpty ? null : db, N, C, OC, pool);
+            }
+            return;
+        }
+        fixed (float* dx = dinp) fixed (float* dw = dweight)
         fixed (float* dy = dout) fixed (float* x = inp) fixed (float* w = weight)
         {
             // forward: out[n, o] = b[o] + Σc inp[n, c] · w[o, c]
-            // ⇒ dinp[n, c] += Σo dout[n, o] · w[o, c]
-            if (!dinp.IsEmpty) Run(LinearJob.Mode.BackwardInput, dx, dy, w, null, N, C, OC, pool);
-            // ⇒ dw[o, c] += Σn dout[n, o] · inp[n, c];  db[o] += Σn dout[n, o]
-            Run(LinearJob.Mode.BackwardWeight, dw, dy, x, dbias.IsEmpty ? null : db, N, C, OC, pool);
+            // ⇒ dinp[n, c] += Σo dout[n, o] · w[o, c]: A = dout (N, OC), B = w (OC, C).
+            if (!dinp.IsEmpty) Gemm.Multiply(dx, C, dy, OC, 1, w, C, 1, N, C, OC, accumulate: true, pool);
+            // ⇒ dw[o, c] += Σn dout[n, o] · inp[n, c]: A = doutᵀ (read transposed), B = inp (N, C).
+            Gemm.Multiply(dw, C, dy, 1, OC, x, C, 1, OC, C, N, accumulate: true, pool);
         }
+        // ⇒ db[o] += Σn dout[n, o], row by row in n order.
+        if (!dbias.IsEmpty)
+            for (int n = 0; n < N; n++) TensorPrimitives.Add(dbias[..OC], dout.Slice(n * OC, OC), dbias[..OC]);
+    }
+
+    static void RunDotAxpy(LinearJob.Mode mode, float* a, float* b, float* c, float* d, int N, int C, int OC, WorkerPool? pool)
+    {
+        var job = t_job ??= new LinearJob();
+        job.Set(mode, a, b, c, d, N, C, OC);
+        int items = mode == LinearJob.Mode.BackwardInput ? N : (OC + 3) / 4;
+        // Aim for ~64K multiply-adds per chunk so the pool's hand-off cost stays small.
+        long perItem = mode == LinearJob.Mode.BackwardInput ? (long)OC * C : 4L * N * C;
+        int grain = (int)Math.Max(1, 65536 / Math.Max(1, perItem));
+        if (pool is null) job.Execute(0, items);
+        else pool.For(items, grain, job);
     }
 
     /// <summary>Scalar reference for <see cref="Forward"/>: the plain triple loop, the oracle of the blocked kernels.</summary>
@@ -65,21 +110,10 @@ public static unsafe class Linear
                 }
             }
     }
-
-    static void Run(LinearJob.Mode mode, float* a, float* b, float* c, float* d, int N, int C, int OC, WorkerPool? pool)
-    {
-        var job = t_job ??= new LinearJob();
-        job.Set(mode, a, b, c, d, N, C, OC);
-        int items = mode == LinearJob.Mode.BackwardInput ? N : (OC + 3) / 4;
-        // Aim for ~64K multiply-adds per chunk so the pool's hand-off cost stays small.
-        long perItem = mode == LinearJob.Mode.BackwardInput ? (long)OC * C : 4L * N * C;
-        int grain = (int)Math.Max(1, 65536 / Math.Max(1, perItem));
-        if (pool is null) job.Execute(0, items);
-        else pool.For(items, grain, job);
-    }
 }
 
-/// <summary>The three products of <see cref="Linear"/> as one parallel job (pointers are pinned by the caller).</summary>
+/// <summary>The three products of a linear layer as dot / axpy loops in one parallel job (pointers are pinned by the
+/// caller); FrozenLinear uses its input-gradient mode.</summary>
 sealed unsafe class LinearJob : IParallelJob
 {
     public enum Mode { Forward, BackwardInput, BackwardWeight }
