@@ -39,6 +39,17 @@ internal static unsafe class QuantDots
             _ => null,
         };
 
+    /// <summary>A blocked kernel for a whole row range against a micro-batch (see Block32Gemm.Rows), else
+    /// the tiled one (ResolveMulti), else null. Same signature and bit-identical outputs.</summary>
+    public static delegate*<byte*, long, int, byte*, long, int, float*, int, int, void> ResolveGemm(GgmlType type, SimdLevel level) =>
+        level != SimdLevel.Vector512 ? null : type switch
+        {
+            GgmlType.Q8_0 => &Block32Gemm.Rows<SignedPair<Q8_0Block>>,
+            GgmlType.Q5_0 => &Block32Gemm.Rows<SignedPair<Q5_0Block>>,
+            GgmlType.Q4_0 => &Block32Gemm.Rows<Q4_0Pair>,
+            _ => ResolveMulti(type, level),
+        };
+
     static float DotF32(byte* w, byte* a, int n) =>
         TensorPrimitives.Dot(new ReadOnlySpan<float>(w, n), new ReadOnlySpan<float>(a, n));
     static float DotF16(byte* w, byte* a, int n) => F16.VecDot((ushort*)w, (ushort*)a, n);
