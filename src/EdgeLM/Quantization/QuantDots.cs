@@ -42,11 +42,14 @@ internal static unsafe class QuantDots
     /// <summary>A blocked kernel for a whole row range against a micro-batch (see Block32Gemm.Rows), else
     /// the tiled one (ResolveMulti), else null. Same signature and bit-identical outputs.</summary>
     public static delegate*<byte*, long, int, byte*, long, int, float*, int, int, void> ResolveGemm(GgmlType type, SimdLevel level) =>
-        level != SimdLevel.Vector512 ? null : type switch
+        (level, type) switch
         {
-            GgmlType.Q8_0 => &Block32Gemm.Rows<SignedPair<Q8_0Block>>,
-            GgmlType.Q5_0 => &Block32Gemm.Rows<SignedPair<Q5_0Block>>,
-            GgmlType.Q4_0 => &Block32Gemm.Rows<Q4_0Pair>,
+            (SimdLevel.Vector512, GgmlType.Q8_0) => &Block32Gemm.Rows<SignedPair<Q8_0Block>>,
+            (SimdLevel.Vector512, GgmlType.Q5_0) => &Block32Gemm.Rows<SignedPair<Q5_0Block>>,
+            (SimdLevel.Vector512, GgmlType.Q4_0) => &Block32Gemm.Rows<Q4_0Pair>,
+            (SimdLevel.Vector256, GgmlType.Q8_0) => &Block32Gemm256.Rows<Q8_0Block>,
+            (SimdLevel.Vector256, GgmlType.Q5_0) => &Block32Gemm256.Rows<Q5_0Block>,
+            (SimdLevel.Vector256, GgmlType.Q4_0) => &Block32Gemm256.Rows<Q4_0Block>,
             _ => ResolveMulti(type, level),
         };
 
