@@ -29,8 +29,11 @@ internal static unsafe class Block32Gemm
 {
     const int QK = 32, YB = 34, R = 4; // elements per block, sizeof(BlockQ8_0), weight rows per tile
 
-    // Widened scales: activations (na, 4 * steps), then the current row tile's (R, 4 * steps) as read
-    // and again as (steps, R * 4), the order a step loads them in.
+    // Widened scales: activations (na, 4 * steps); the current row tile's (R, 4 * steps) as read, then
+    // (steps, R * 4) interleaved, then spread for the passes: (2 passes, steps, R) vectors of 16 lanes,
+    // lanes 0..7 the scale of block 4s + 2p, lanes 8..15 of block 4s + 2p + 1. Spreading the weight
+    // scales once per row tile (instead of once per pair) keeps the pass free of four index registers,
+    // which the 16 accumulators and the unpacked weights need.
     [ThreadStatic] static float[]? t_scales;
 
     /// <summary>y[t * ys + r] = dot(W[r], x_t) for r in [0, rows), t in [0, na); W rows rb bytes apart,
@@ -47,11 +50,13 @@ internal static unsafe class Block32Gemm
             Block32Multi.Rows<T>(w, rb, rows, a, ab, na, y, ys, n);
             return;
         }
-        int need = 4 * steps * (na + 2 * R);
+        int need = 4 * steps * (na + 2 * R) + 2 * steps * R * 16 + 16;
         var buf = t_scales is { } s && s.Length >= need ? s : (t_scales = new float[need]);
         fixed (float* sc = buf)
         {
             float* sy = sc, sx = sc + 4 * steps * na;
+            // 64-byte aligned: the pass reads these as memory operands.
+            var ex = (Vector512<float>*)(((nint)(sx + 8 * R * steps) + 63) & ~(nint)63);
             for (int t = 0; t < na; t++) WidenScales(a + t * ab, YB, steps, sy + 4 * t * steps);
             int r = 0;
             for (; r + R <= rows; r += R)
@@ -59,9 +64,10 @@ internal static unsafe class Block32Gemm
                 byte* wr = w + r * rb;
                 for (int k = 0; k < R; k++) WidenScales(wr + k * rb, T.BlockBytes, steps, sx + 4 * k * steps);
                 Interleave(sx, steps);
+                Spread(sx + 4 * R * steps, steps, ex);
                 int t = 0;
                 for (; t + C <= na; t += C)
-                    Tile<T, TC>(wr, rb, a + t * ab, ab, sx + 4 * R * steps, sy + 4 * t * steps, 4 * steps, y + (long)t * ys + r, ys, n);
+                    Tile<T, TC>(wr, rb, a + t * ab, ab, ex, sy + 4 * t * steps, 4 * steps, y + (long)t * ys + r, ys, n);
                 if (t < na) Block32Multi.Rows<T>(wr, rb, R, a + t * ab, ab, na - t, y + (long)t * ys + r, ys, n);
             }
             if (r < rows) Block32Multi.Rows<T>(w + r * rb, rb, rows - r, a, ab, na, y + r, ys, n);
@@ -86,16 +92,28 @@ internal static unsafe class Block32Gemm
                 Vector128.Load(sx + 4 * (k * steps + s)).Store(dst + 16 * s + 4 * k);
     }
 
+    /// <summary>ex[(p * steps + s) * R + k] = lanes 0..7 the scale of row k's block 4s + 2p, 8..15 of
+    /// block 4s + 2p + 1 (what Dot512 spreads with vpermps before multiplying).</summary>
+    static void Spread(float* sx, int steps, Vector512<float>* ex)
+    {
+        for (int p = 0; p < 2; p++)
+            for (int s = 0; s < steps; s++)
+            {
+                var v = Vector512.Load(sx + 16 * s);
+                for (int k = 0; k < R; k++) ex[(p * steps + s) * R + k] = Avx512F.PermuteVar16x32(v, Lanes(4 * k + 2 * p));
+            }
+    }
+
     /// <summary>Four rows against C activations: pass 0 and pass 2 (see the header), then each output's
     /// reduction and tail exactly as Dot512 finishes.</summary>
-    static void Tile<T, TC>(byte* w, long rb, byte* a, long ab, float* sx, float* sy, int syStride, float* y, int ys, int n)
+    static void Tile<T, TC>(byte* w, long rb, byte* a, long ab, Vector512<float>* ex, float* sy, int syStride, float* y, int ys, int n)
         where T : IPair512 where TC : ITileCount
     {
         var acc0 = stackalloc Vector512<float>[R * 4];
         var acc1 = stackalloc Vector512<float>[R * 4];
         int steps = n / QK / 4;
-        Pass<T, TC>(w, rb, a, ab, sx, sy, syStride, steps, 0, acc0);
-        Pass<T, TC>(w, rb, a, ab, sx, sy, syStride, steps, 2, acc1);
+        Pass<T, TC>(w, rb, a, ab, ex, sy, syStride, steps, 0, acc0);
+        Pass<T, TC>(w, rb, a, ab, ex + steps * R, sy, syStride, steps, 2, acc1);
         int rest = n - 4 * QK * steps;
         long wt = (long)4 * steps * T.BlockBytes, at = (long)4 * steps * YB;
         for (int t = 0; t < TC.N; t++)
@@ -108,9 +126,9 @@ internal static unsafe class Block32Gemm
     }
 
     /// <summary>Blocks 4s + k and 4s + k + 1 of every step into one accumulator per (row, activation):
-    /// c{r}{t}. The scale of lane group k of row r against activation t is lane 4r + k of
-    /// sx(step) * broadcast(sy_t(step)), the product Dot512 forms before spreading it.</summary>
-    static void Pass<T, TC>(byte* w, long rb, byte* a, long ab, float* sx, float* sy, int syStride, int steps, int k, Vector512<float>* acc)
+    /// c{r}{t}. The scale of row r against activation t is ex(step, r) times activation t's scales of
+    /// the same blocks spread the same way: per lane the product dx * dy that Dot512 forms.</summary>
+    static void Pass<T, TC>(byte* w, long rb, byte* a, long ab, Vector512<float>* ex, float* sy, int syStride, int steps, int k, Vector512<float>* acc)
         where T : IPair512 where TC : ITileCount
     {
         int b = T.BlockBytes;
@@ -118,21 +136,20 @@ internal static unsafe class Block32Gemm
         Vector512<float> c01 = default, c11 = default, c21 = default, c31 = default;
         Vector512<float> c02 = default, c12 = default, c22 = default, c32 = default;
         Vector512<float> c03 = default, c13 = default, c23 = default, c33 = default;
-        Vector512<int> l0 = Lanes(k), l1 = Lanes(4 + k), l2 = Lanes(8 + k), l3 = Lanes(12 + k);
+        Vector512<int> lk = Lanes(k);
         byte* w0 = w + k * b, w1 = w0 + rb, w2 = w0 + 2 * rb, w3 = w0 + 3 * rb;
         byte* a0 = a + k * YB + 2;
-        for (int s = 0; s < steps; s++, w0 += 4 * b, w1 += 4 * b, w2 += 4 * b, w3 += 4 * b, a0 += 4 * YB, sx += 16, sy += 4)
+        for (int s = 0; s < steps; s++, w0 += 4 * b, w1 += 4 * b, w2 += 4 * b, w3 += 4 * b, a0 += 4 * YB, ex += R, sy += 4)
         {
-            var dx = Vector512.Load(sx);
             var (u0, m0) = T.Weights(w0, w0 + b);
             var (u1, m1) = T.Weights(w1, w1 + b);
             var (u2, m2) = T.Weights(w2, w2 + b);
             var (u3, m3) = T.Weights(w3, w3 + b);
-            Act<T>(u0, m0, u1, m1, u2, m2, u3, m3, a0, dx, sy, l0, l1, l2, l3, ref c00, ref c10, ref c20, ref c30);
-            Act<T>(u0, m0, u1, m1, u2, m2, u3, m3, a0 + ab, dx, sy + syStride, l0, l1, l2, l3, ref c01, ref c11, ref c21, ref c31);
-            Act<T>(u0, m0, u1, m1, u2, m2, u3, m3, a0 + 2 * ab, dx, sy + 2 * syStride, l0, l1, l2, l3, ref c02, ref c12, ref c22, ref c32);
+            Act<T>(u0, m0, u1, m1, u2, m2, u3, m3, a0, ex, sy, lk, ref c00, ref c10, ref c20, ref c30);
+            Act<T>(u0, m0, u1, m1, u2, m2, u3, m3, a0 + ab, ex, sy + syStride, lk, ref c01, ref c11, ref c21, ref c31);
+            Act<T>(u0, m0, u1, m1, u2, m2, u3, m3, a0 + 2 * ab, ex, sy + 2 * syStride, lk, ref c02, ref c12, ref c22, ref c32);
             if (TC.N > 3)
-                Act<T>(u0, m0, u1, m1, u2, m2, u3, m3, a0 + 3 * ab, dx, sy + 3 * syStride, l0, l1, l2, l3, ref c03, ref c13, ref c23, ref c33);
+                Act<T>(u0, m0, u1, m1, u2, m2, u3, m3, a0 + 3 * ab, ex, sy + 3 * syStride, lk, ref c03, ref c13, ref c23, ref c33);
         }
         acc[0] = c00; acc[1] = c10; acc[2] = c20; acc[3] = c30;
         acc[4] = c01; acc[5] = c11; acc[6] = c21; acc[7] = c31;
@@ -144,16 +161,16 @@ internal static unsafe class Block32Gemm
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     static void Act<T>(Vector512<byte> u0, Vector512<sbyte> m0, Vector512<byte> u1, Vector512<sbyte> m1,
         Vector512<byte> u2, Vector512<sbyte> m2, Vector512<byte> u3, Vector512<sbyte> m3,
-        byte* q, Vector512<float> dx, float* sy, Vector512<int> l0, Vector512<int> l1, Vector512<int> l2, Vector512<int> l3,
+        byte* q, Vector512<float>* ex, float* sy, Vector512<int> lk,
         ref Vector512<float> c0, ref Vector512<float> c1, ref Vector512<float> c2, ref Vector512<float> c3) where T : IPair512
     {
         var y = Vector256.Load((sbyte*)q).ToVector512Unsafe().WithUpper(Vector256.Load((sbyte*)q + YB));
         var aux = T.Aux(y);
-        var d = dx * Vector512.Create(Vector128.Load(sy));
-        c0 = Avx512F.FusedMultiplyAdd(Avx512F.ConvertToVector512Single(T.Dot(u0, m0, y, aux)), Avx512F.PermuteVar16x32(d, l0), c0);
-        c1 = Avx512F.FusedMultiplyAdd(Avx512F.ConvertToVector512Single(T.Dot(u1, m1, y, aux)), Avx512F.PermuteVar16x32(d, l1), c1);
-        c2 = Avx512F.FusedMultiplyAdd(Avx512F.ConvertToVector512Single(T.Dot(u2, m2, y, aux)), Avx512F.PermuteVar16x32(d, l2), c2);
-        c3 = Avx512F.FusedMultiplyAdd(Avx512F.ConvertToVector512Single(T.Dot(u3, m3, y, aux)), Avx512F.PermuteVar16x32(d, l3), c3);
+        var dy = Avx512F.PermuteVar16x32(Vector512.Create(Vector128.Load(sy)), lk);
+        c0 = Avx512F.FusedMultiplyAdd(Avx512F.ConvertToVector512Single(T.Dot(u0, m0, y, aux)), ex[0] * dy, c0);
+        c1 = Avx512F.FusedMultiplyAdd(Avx512F.ConvertToVector512Single(T.Dot(u1, m1, y, aux)), ex[1] * dy, c1);
+        c2 = Avx512F.FusedMultiplyAdd(Avx512F.ConvertToVector512Single(T.Dot(u2, m2, y, aux)), ex[2] * dy, c2);
+        c3 = Avx512F.FusedMultiplyAdd(Avx512F.ConvertToVector512Single(T.Dot(u3, m3, y, aux)), ex[3] * dy, c3);
     }
 
     /// <summary>vpermps indices: lane s to lanes 0..7 (the pair's first block), s + 1 to 8..15.</summary>
