@@ -2,9 +2,10 @@
 // a weight matrix against one activation row, single-threaded) in EdgeLM (QuantKernels.VecDotRows),
 // in llama.cpp (vec_dot row by row) and as a plain streaming read of the same bytes?
 // Usage: dotnet run -c Release --project bench/EdgeLM.KernelBench -- [--runs N] [--types Q4_K,Q8_0]
-//        [--shapes 4864x896,2048x2048] [--min-ms M] [--acts T]
+//        [--shapes 4864x896,2048x2048] [--min-ms M] [--acts T] [--gemm T]
 // With --acts T it asks the prompt-processing question instead (MultiBench.cs): the same
-// matrices against T activation rows at once.
+// matrices against T activation rows at once. With --gemm T, the whole prompt-processing matrix
+// multiply (GemmBench.cs): quantize + blocked MatMulRows vs the previous tiled path vs ggml_mul_mat.
 // The engines alternate inside each run so machine noise hits all of them alike; medians are printed.
 using System.Diagnostics;
 using System.Runtime.InteropServices;
@@ -15,7 +16,7 @@ using EdgeLM.Tensors;
 
 var types = new[] { GgmlType.Q8_0, GgmlType.Q4_0, GgmlType.Q5_0, GgmlType.Q4_K, GgmlType.Q6_K, GgmlType.F16, GgmlType.BF16 };
 var shapes = new[] { (4864, 896), (896, 4864), (151936, 896), (2048, 2048), (8192, 2048) };
-int runs = 7, acts = 0;
+int runs = 7, acts = 0, gemm = 0;
 double minMs = 20;
 for (int i = 0; i + 1 < args.Length; i += 2)
 {
@@ -24,16 +25,25 @@ for (int i = 0; i + 1 < args.Length; i += 2)
         case "--runs": runs = int.Parse(args[i + 1]); break;
         case "--min-ms": minMs = double.Parse(args[i + 1]); break;
         case "--acts": acts = int.Parse(args[i + 1]); break;
+        case "--gemm": gemm = int.Parse(args[i + 1]); break;
         case "--types": types = args[i + 1].Split(',').Select(Enum.Parse<GgmlType>).ToArray(); break;
         case "--shapes":
             shapes = args[i + 1].Split(',').Select(s => s.Split('x')).Select(p => (int.Parse(p[0]), int.Parse(p[1]))).ToArray();
             break;
-        default: throw new ArgumentException($"unknown option {args[i]}; known: --runs --min-ms --types --shapes --acts");
+        default: throw new ArgumentException($"unknown option {args[i]}; known: --runs --min-ms --types --shapes --acts --gemm");
     }
 }
 
 bool ggml = GgmlDots.Available;
 Console.WriteLine($"SIMD: {Vector512.IsHardwareAccelerated}/512, runs {runs}, >= {minMs} ms per sample, ggml {(ggml ? "avx512 build" : "not available")}");
+if (gemm > 0)
+{
+    GemmBench.Header();
+    foreach (var type in types)
+        foreach (var (rows, cols) in shapes)
+            GemmBench.Run(type, rows, cols, gemm, runs, minMs, ggml);
+    return;
+}
 if (acts > 0)
 {
     MultiBench.Header();

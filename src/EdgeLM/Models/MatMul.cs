@@ -1,7 +1,7 @@
 // y = x · Wᵀ for a micro-batch: activations (T, Cols) are quantized once to the weight type's
 // vec_dot type (as llama.cpp does), then the rows of W are split across the worker pool. Each
 // weight row is read once for all T activation rows, so prompt processing streams the weights
-// once per micro-batch rather than once per token.
+// once per micro-batch rather than once per token (QuantKernels.MatMulRows).
 using EdgeLM.Kernels;
 using EdgeLM.Quantization;
 
@@ -9,8 +9,6 @@ namespace EdgeLM.Models;
 
 public sealed unsafe class MatMul : IParallelJob
 {
-    [ThreadStatic] static float[]? t_block;
-
     WeightMatrix? _w;
     float* _y;
     byte* _xq;
@@ -62,17 +60,11 @@ public sealed unsafe class MatMul : IParallelJob
                 new ReadOnlySpan<byte>(_xq, xRowLen), new Span<float>(_y + start, end - start), cols);
             return;
         }
-        // Several activation rows: each block of weight rows is read once for all T of them, then
-        // the (T, rows-in-block) result is scattered into y (T, Rows).
-        const int Block = 16;
-        var tmp = t_block is { } b && b.Length >= _t * Block ? b : (t_block = new float[_t * Block]);
+        // Several activation rows: the row range against all T of them in one call, written straight
+        // into y (T, Rows). The kernel walks it in tiles of rows x activations (Block32Gemm where the
+        // type has one), so each weight row is read from memory once per micro-batch.
         var acts = new ReadOnlySpan<byte>(_xq, checked((int)(_xqStride * _t)));
-        for (int r0 = start; r0 < end; r0 += Block)
-        {
-            int n = Math.Min(Block, end - r0);
-            QuantKernels.VecDotRowsMulti(w.Type, w.Data, w.RowBytes, r0, r0 + n, acts, xRowLen, _t, tmp.AsSpan(0, _t * n), cols);
-            for (int t = 0; t < _t; t++)
-                tmp.AsSpan(t * n, n).CopyTo(new Span<float>(_y + (long)t * rows + r0, n));
-        }
+        QuantKernels.MatMulRows(w.Type, w.Data, w.RowBytes, start, end, acts, xRowLen, _t,
+            new Span<float>(_y, checked(_t * rows)), rows, cols);
     }
 }

@@ -39,6 +39,20 @@ internal static unsafe class QuantDots
             _ => null,
         };
 
+    /// <summary>A blocked kernel for a whole row range against a micro-batch (see Block32Gemm.Rows), else
+    /// the tiled one (ResolveMulti), else null. Same signature and bit-identical outputs.</summary>
+    public static delegate*<byte*, long, int, byte*, long, int, float*, int, int, void> ResolveGemm(GgmlType type, SimdLevel level) =>
+        (level, type) switch
+        {
+            (SimdLevel.Vector512, GgmlType.Q8_0) => &Block32Gemm.Rows<SignedPair<Q8_0Block>>,
+            (SimdLevel.Vector512, GgmlType.Q5_0) => &Block32Gemm.Rows<SignedPair<Q5_0Block>>,
+            (SimdLevel.Vector512, GgmlType.Q4_0) => &Block32Gemm.Rows<Q4_0Pair>,
+            (SimdLevel.Vector256, GgmlType.Q8_0) => &Block32Gemm256.Rows<Q8_0Block>,
+            (SimdLevel.Vector256, GgmlType.Q5_0) => &Block32Gemm256.Rows<Q5_0Block>,
+            (SimdLevel.Vector256, GgmlType.Q4_0) => &Block32Gemm256.Rows<Q4_0Block>,
+            _ => ResolveMulti(type, level),
+        };
+
     static float DotF32(byte* w, byte* a, int n) =>
         TensorPrimitives.Dot(new ReadOnlySpan<float>(w, n), new ReadOnlySpan<float>(a, n));
     static float DotF16(byte* w, byte* a, int n) => F16.VecDot((ushort*)w, (ushort*)a, n);

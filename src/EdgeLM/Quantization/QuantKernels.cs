@@ -163,6 +163,40 @@ public static unsafe class QuantKernels
         }
     }
 
+    /// <summary>y[t * yStride + r] = dot(W[r], x_t) for rows [rowStart, rowEnd) and t in [0, numActivations):
+    /// a micro-batch's product written straight into y (T, yStride), e.g. (T, Rows) of a whole matrix.
+    /// Blocked (Block32Gemm) where the type has a blocked kernel at this CPU's level, else as
+    /// VecDotRowsMulti; every output bit-identical to VecDot of the same pair at that level.</summary>
+    public static void MatMulRows(GgmlType weightType, byte* weights, long rowBytes, int rowStart, int rowEnd,
+        ReadOnlySpan<byte> activations, int activationRowBytes, int numActivations, Span<float> y, int yStride, int n) =>
+        MatMulRows(weightType, weights, rowBytes, rowStart, rowEnd, activations, activationRowBytes, numActivations, y, yStride, n, Simd.Best);
+
+    internal static void MatMulRows(GgmlType weightType, byte* weights, long rowBytes, int rowStart, int rowEnd,
+        ReadOnlySpan<byte> activations, int activationRowBytes, int numActivations, Span<float> y, int yStride, int n, SimdLevel level)
+    {
+        CheckRows(weightType, rowBytes, rowStart, rowEnd, n, int.MaxValue);
+        if (numActivations < 1 || yStride < rowEnd || y.Length < (long)(numActivations - 1) * yStride + rowEnd
+            || activations.Length < (long)activationRowBytes * numActivations
+            || activationRowBytes < GgmlTypes.RowBytes(VecDotType(weightType), n))
+            throw new ArgumentException("activations or y are too small for numActivations rows of yStride outputs");
+        int rows = rowEnd - rowStart;
+        if (rows == 0) return;
+        var gemm = QuantDots.ResolveGemm(weightType, level);
+        var dot = QuantDots.Resolve(weightType, level);
+        fixed (byte* a = activations)
+        fixed (float* yp = y)
+        {
+            byte* w = weights + rowStart * rowBytes;
+            if (gemm != null)
+            {
+                gemm(w, rowBytes, rows, a, activationRowBytes, numActivations, yp + rowStart, yStride, n);
+                return;
+            }
+            for (int r = rowStart; r < rowEnd; r++, w += rowBytes)
+                for (int t = 0; t < numActivations; t++) yp[(long)t * yStride + r] = dot(w, a + (long)t * activationRowBytes, n);
+        }
+    }
+
     static void CheckRow(GgmlType type, int n, int bytes)
     {
         var info = GgmlTypes.Info(type);
