@@ -4,6 +4,8 @@
 //            [--long-context 2048] [--decode-prompt 16] [--cache DIR] [--json-out FILE] [--bandwidth-mib 1024]
 //   run-one  --engine edgelm|llamacpp --model FILE [--threads N] [same timing options] [--json]
 //   bandwidth [--threads 1,2] [--bandwidth-mib 1024]
+//   finetune [--shape qwen2.5-0.5b] [--type Q4_0] [--batches 1,2,4] [--ctx 256] [--threads 2]
+//            [--targets q+k+v+o,all] [--checkpoint on,off] [--logit-rows 64] [--steps 2] [--cache DIR]
 // Exit codes: 0 success, 1 bad usage or failure, 2 compare finished with some rows in error.
 namespace EdgeLM.Bench;
 
@@ -46,6 +48,15 @@ public static class Program
                             Console.WriteLine($"{t} thread(s): {Bandwidth.Measure(int.Parse(t, System.Globalization.CultureInfo.InvariantCulture), (long)mib << 20) / 1e9:F2} GB/s");
                         return 0;
                     }
+                case "finetune":
+                    return FinetuneBench.Run(a, Console.Out, Console.Error);
+                case "finetune-one":
+                    {
+                        var c = FinetuneBench.ParseCase(a);
+                        a.RejectUnknown("finetune-one");
+                        Console.WriteLine(ChildProcess.ResultPrefix + FinetuneBench.ToJson(FinetuneBench.RunOne(c)));
+                        return 0;
+                    }
                 default:
                     Console.Error.WriteLine($"unknown command '{args[0]}'\n{Usage}");
                     return 1;
@@ -64,5 +75,7 @@ public static class Program
                              [--long-context 2048] [--decode-prompt 16] [--cache DIR] [--json-out FILE] [--bandwidth-mib 1024]
         EdgeLM.Bench run-one --engine edgelm|llamacpp --model FILE [--threads N] [-p 512] [-n 128] [--repeats 5] [--max-batch 64] [--long] [--json]
         EdgeLM.Bench bandwidth [--threads 1,2] [--bandwidth-mib 1024]
+        EdgeLM.Bench finetune [--shape qwen2.5-0.5b] [--type Q4_0] [--batches 1,2,4] [--ctx 256] [--threads 2]
+                              [--targets q+k+v+o,all] [--checkpoint on,off] [--logit-rows 64] [--steps 2] [--cache DIR]
         """;
 }
