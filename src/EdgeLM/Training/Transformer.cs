@@ -81,7 +81,13 @@ public sealed class Transformer
         // loss = mean cross-entropy(lnf · Woutᵀ, targets), LogitRows rows at a time; the last chunk stays in the buffer
         double total = 0;
         var losses = Acts.Losses.Of(a);
-        for (int n0 = 0; n0 < N; n0 += Acts.LogitRows)
+        if (Acts.Options.VocabTiledLoss)
+        {
+            var head = FrozenProjections is { HoldsOutput: true } h ? h
+                : throw new InvalidOperationException("VocabTiledLoss needs the output head held by FrozenProjections");
+            total = head.OutputLoss(losses, Acts.LnF.Of(a), Targets, Mask, N, C, V, pool);
+        }
+        for (int n0 = 0; n0 < N && Acts.LogitRows > 0; n0 += Acts.LogitRows)
         {
             int R = Math.Min(Acts.LogitRows, N - n0);
             HeadForward(Acts.Logits, n0, R, pool);
@@ -163,7 +169,9 @@ public sealed class Transformer
         // forward: loss = mean cross-entropy(logits, targets) over the mask; logits = lnf · Woutᵀ. Last chunk
         // first: Forward left its logits in the buffer; the others are recomputed.
         float scale = _masked == 0 ? 0f : lossScale / _masked;
-        int last = (N - 1) / Acts.LogitRows * Acts.LogitRows;
+        if (Acts.Options.VocabTiledLoss)
+            FrozenProjections!.OutputLossBackward(Acts.LnF.Of(d), Acts.LnF.Of(a), Targets, Mask, scale, N, c.EmbeddingLength, V, pool);
+        int last = Acts.LogitRows == 0 ? -1 : (N - 1) / Acts.LogitRows * Acts.LogitRows;
         for (int n0 = last; n0 >= 0; n0 -= Acts.LogitRows)
         {
             int R = Math.Min(Acts.LogitRows, N - n0);

@@ -36,6 +36,9 @@ public sealed record ActivationOptions
     /// <summary>Rows of logits computed at once (0: all N). Fewer than N means the backward pass recomputes
     /// the logits chunk by chunk, and Transformer.Logits is unavailable.</summary>
     public int LogitRows { get; init; }
+    /// <summary>With an output head held by FrozenProjections: the loss and its gradient are computed over
+    /// tiles of the vocabulary (an online log-sum-exp), so no logits buffer exists at all.</summary>
+    public bool VocabTiledLoss { get; init; }
 }
 
 public sealed class TransformerActivations
@@ -81,7 +84,7 @@ public sealed class TransformerActivations
         LnF = Add(N * C);
         LnFRstd = Add(N);
         Losses = Add(N);
-        LogitRows = Options.LogitRows == 0 ? N : Math.Min(Options.LogitRows, N);
+        LogitRows = Options.VocabTiledLoss ? 0 : Options.LogitRows == 0 ? N : Math.Min(Options.LogitRows, N);
         Logits = GC.AllocateArray<float>(checked(LogitRows * c.VocabSize), pinned: true);
         int half = c.RopeDimensions / 2;
         RopeCos = new float[T * half];
@@ -96,7 +99,7 @@ public sealed class TransformerActivations
     public ActivationOptions Options { get; }
     /// <summary>True when the blocks share one set of activations (Options.Checkpoint with at least one block).</summary>
     public bool Checkpointed { get; }
-    /// <summary>Rows of <see cref="Logits"/>: N, or Options.LogitRows when fewer.</summary>
+    /// <summary>Rows of <see cref="Logits"/>: N, or Options.LogitRows when fewer, or 0 with VocabTiledLoss.</summary>
     public int LogitRows { get; }
     public float[] Data { get; }
     public float[] Grad { get; }

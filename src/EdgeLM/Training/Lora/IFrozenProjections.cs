@@ -33,4 +33,14 @@ public interface IFrozenProjections
 
     /// <summary>dinput (N, C) += dlogits (N, V) · Wout.</summary>
     void OutputBackwardInput(Span<float> dinput, ReadOnlySpan<float> dlogits, int N, int C, int V, WorkerPool? pool);
+
+    /// <summary>losses (N) = logsumexp(logits[n]) - logits[n, target] where mask is set (else 0), for the held head's
+    /// logits of input (N, C), computed over tiles of the vocabulary; keeps each row's log-sum-exp for
+    /// OutputLossBackward. Returns the sum of the losses.</summary>
+    double OutputLoss(Span<float> losses, ReadOnlySpan<float> input, ReadOnlySpan<int> targets, ReadOnlySpan<bool> mask, int N, int C, int V, WorkerPool? pool);
+
+    /// <summary>dinput (N, C) += ((softmax(logits) - onehot(target)) · scale where mask is set) · Wout, with the
+    /// log-sum-exp kept by the last OutputLoss on the same input.</summary>
+    void OutputLossBackward(Span<float> dinput, ReadOnlySpan<float> input, ReadOnlySpan<int> targets, ReadOnlySpan<bool> mask, float scale,
+        int N, int C, int V, WorkerPool? pool);
 }

@@ -17,7 +17,7 @@ using WorkerPool = EdgeLM.Kernels.WorkerPool;
 
 namespace EdgeLM.Training.Lora;
 
-public sealed class QuantizedProjections : IFrozenProjections, IDisposable
+public sealed partial class QuantizedProjections : IFrozenProjections, IDisposable
 {
     const int TargetCount = 7;
     /// <summary>Rows dequantized at a time: a multiple of Linear's 4-row blocks, small enough that the tile
@@ -29,6 +29,9 @@ public sealed class QuantizedProjections : IFrozenProjections, IDisposable
     readonly TensorEntry? _embedding, _output;
     readonly float[] _tile;            // (R, max C)
     readonly float[] _tileOut;         // (N, R)
+    readonly float[] _rowMax, _rowLse, _targetLogit;   // (N) each: the vocabulary-tiled loss's per-row state
+    readonly double[] _rowSum;                         // (N)
+    readonly float[] _exp = new float[TileRows];       // (R)
 
     QuantizedProjections(DecoderModel model, TensorEntry?[] tensors, TensorEntry? embedding, TensorEntry? output, int maxIn, int maxN)
     {
@@ -37,6 +40,7 @@ public sealed class QuantizedProjections : IFrozenProjections, IDisposable
         (_embedding, _output) = (embedding, output);
         _tile = new float[TileRows * maxIn];
         _tileOut = new float[maxN * TileRows];
+        (_rowMax, _rowLse, _targetLogit, _rowSum) = (new float[maxN], new float[maxN], new float[maxN], new double[maxN]);
     }
 
     /// <summary>Bytes of the frozen projections as stored (mapped, not copied).</summary>

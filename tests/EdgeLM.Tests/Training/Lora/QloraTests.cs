@@ -22,13 +22,16 @@ public class QloraTests(PoemsFixture f)
     [InlineData(GgmlType.Q8_0, false)]
     [InlineData(GgmlType.Q4_0, false)]
     [InlineData(GgmlType.Q4_0, true)]
-    public void Quantized_frozen_projections_give_the_dequantized_models_logits_and_gradients(GgmlType type, bool bounded)
+    [InlineData(GgmlType.Q8_0, true, true)]
+    public void Quantized_frozen_projections_give_the_dequantized_models_logits_and_gradients(GgmlType type, bool bounded, bool vocabTiled = false)
     {
         string path = f.File($"base-{type}.gguf");
         if (!File.Exists(path)) QuantizeProjections(f.BasePath, path, type);
         const int B = 2, T = 32;
-        // Bounded: checkpointed blocks, and logits 24 rows at a time (the loss is then all there is to compare).
-        var (quantized, frozen) = QuantizedProjections.Load(path, B, T, bounded ? new ActivationOptions { Checkpoint = true, LogitRows = 24 } : null);
+        // Bounded: checkpointed blocks, and logits 24 rows at a time or over vocabulary tiles (the loss is then
+        // all there is to compare).
+        var (quantized, frozen) = QuantizedProjections.Load(path, B, T,
+            bounded ? new ActivationOptions { Checkpoint = true, LogitRows = 24, VocabTiledLoss = vocabTiled } : null);
         using var _ = frozen;
         foreach (var t in quantized.Parameters.Tensors)
             Assert.True(t.Stored != t.IsMatrix, $"{t.Name}: stored {t.Stored}");
