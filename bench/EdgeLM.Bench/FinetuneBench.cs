@@ -13,9 +13,11 @@ using EdgeLM.Training.Lora;
 namespace EdgeLM.Bench;
 
 /// <summary>One fine-tuning configuration: batch, context, threads, LoRA targets, checkpointing, logit rows per chunk.</summary>
-public sealed record FinetuneCase(string Model, int Batch, int Ctx, int Threads, string Targets, bool Checkpoint, int LogitRows, int Steps);
+public sealed record FinetuneCase(string Model, int Batch, int Ctx, int Threads, string Targets, bool Checkpoint, int LogitRows, int Steps, bool VocabTiled = false);
 
-public sealed record FinetuneResult(FinetuneCase Case, double TokensPerSecond, double SecondsPerStep, long PeakRssBytes, long RssAnonBytes, long RssFileBytes);
+/// <summary>CpuSecondsPerStep (this process's user + system time) is steadier than wall time on a shared machine.</summary>
+public sealed record FinetuneResult(FinetuneCase Case, double TokensPerSecond, double SecondsPerStep, double CpuSecondsPerStep,
+    long PeakRssBytes, long RssAnonBytes, long RssFileBytes);
 
 public static class FinetuneBench
 {
@@ -28,30 +30,33 @@ public static class FinetuneBench
         var batches = a.List("--batches", "1,2,4").Select(I).ToArray();
         var targets = a.List("--targets", "q+k+v+o,all").Select(t => t == "all" ? "q,k,v,o,gate,up,down" : t.Replace('+', ',')).ToArray();
         var checkpoints = a.List("--checkpoint", "on").Select(c => c == "on").ToArray();
+        var losses = a.List("--loss", "chunked").Select(l => l == "tiled").ToArray();
         int ctx = a.Int("--ctx", 256), threads = a.Int("--threads", 2), rows = a.Int("--logit-rows", 64), steps = a.Int("--steps", 2);
         a.RejectUnknown("finetune");
         string model = BenchModels.Ensure(cache, shape, type, log);
         long fileBytes = new FileInfo(model).Length;
         output.WriteLine($"{shape} {type}: file {fileBytes / 1e6:F0} MB, target peak ≤ {fileBytes * 1.25 / 1e6:F0} MB; T={ctx}, {threads} threads, LoRA r=8, logits {rows} rows at a time");
         output.WriteLine();
-        output.WriteLine("| targets | B | checkpoint | tokens/s | s/step | peak RSS MB | anon MB | file-backed MB | peak / file |");
-        output.WriteLine("|---|---|---|---|---|---|---|---|---|");
+        output.WriteLine("| targets | B | checkpoint | loss | tokens/s | s/step | CPU s/step | peak RSS MB | anon MB | file-backed MB | peak / file |");
+        output.WriteLine("|---|---|---|---|---|---|---|---|---|---|---|");
         int failed = 0;
         foreach (var t in targets)
             foreach (int b in batches)
                 foreach (bool c in checkpoints)
+                foreach (bool tiled in losses)
                 {
-                    var fc = new FinetuneCase(model, b, ctx, threads, t, c, rows, steps);
+                    var fc = new FinetuneCase(model, b, ctx, threads, t, c, rows, steps, tiled);
+                    string head = $"| {t} | {b} | {(c ? "on" : "off")} | {(tiled ? "vocab tiles" : $"{rows} rows")} |";
                     try
                     {
                         var r = RunChild(fc);
-                        output.WriteLine($"| {t} | {b} | {(c ? "on" : "off")} | {r.TokensPerSecond:F1} | {r.SecondsPerStep:F1} | {r.PeakRssBytes / 1e6:F0} | " +
+                        output.WriteLine($"{head} {r.TokensPerSecond:F1} | {r.SecondsPerStep:F1} | {r.CpuSecondsPerStep:F1} | {r.PeakRssBytes / 1e6:F0} | " +
                             $"{r.RssAnonBytes / 1e6:F0} | {r.RssFileBytes / 1e6:F0} | {(double)r.PeakRssBytes / fileBytes:F2} |");
                     }
                     catch (Exception e) when (e is InvalidOperationException or TimeoutException)
                     {
                         failed++;
-                        output.WriteLine($"| {t} | {b} | {(c ? "on" : "off")} | error: {e.Message} |");
+                        output.WriteLine($"{head} error: {e.Message} |");
                     }
                     output.Flush();
                 }
@@ -61,7 +66,7 @@ public static class FinetuneBench
     /// <summary>The child: loads the base kept quantized, trains, and prints one RESULT line.</summary>
     public static FinetuneResult RunOne(FinetuneCase c)
     {
-        var (m, frozen) = QuantizedProjections.Load(c.Model, c.Batch, c.Ctx, new ActivationOptions { Checkpoint = c.Checkpoint, LogitRows = c.LogitRows });
+        var (m, frozen) = QuantizedProjections.Load(c.Model, c.Batch, c.Ctx, new ActivationOptions { Checkpoint = c.Checkpoint, LogitRows = c.LogitRows, VocabTiledLoss = c.VocabTiled });
         using var _ = frozen;
         var lora = new LoraLayers(m.Config, c.Batch, c.Ctx, new LoraOptions { Rank = 8, Alpha = 16, Targets = LinearTargets.Parse(c.Targets) });
         lora.Initialize(1);
@@ -72,14 +77,16 @@ public static class FinetuneBench
         var tuner = new FineTuner(m, lora, new TokenSequence(tokens), new FineTuneOptions { Steps = c.Steps + 1, WarmupSteps = 0 }, pool);
         tuner.Step();
         long start = Stopwatch.GetTimestamp();
+        var cpu = Process.GetCurrentProcess().TotalProcessorTime;
         for (int s = 0; s < c.Steps; s++) tuner.Step();
         double seconds = Stopwatch.GetElapsedTime(start).TotalSeconds;
+        double cpuSeconds = (Process.GetCurrentProcess().TotalProcessorTime - cpu).TotalSeconds;
         var mem = MemoryUse.Current();
-        return new FinetuneResult(c, (double)c.Steps * c.Batch * c.Ctx / seconds, seconds / c.Steps, mem.PeakRssBytes, mem.RssAnonBytes, mem.RssFileBytes);
+        return new FinetuneResult(c, (double)c.Steps * c.Batch * c.Ctx / seconds, seconds / c.Steps, cpuSeconds / c.Steps, mem.PeakRssBytes, mem.RssAnonBytes, mem.RssFileBytes);
     }
 
     public static FinetuneCase ParseCase(ArgReader a) => new(a.Required("--model"), a.Int("--batch", 1), a.Int("--ctx", 256), a.Int("--threads", 2),
-        a.String("--targets", "q,k,v,o")!, a.Flag("--checkpoint"), a.Int("--logit-rows", 64), a.Int("--steps", 2));
+        a.String("--targets", "q,k,v,o")!, a.Flag("--checkpoint"), a.Int("--logit-rows", 64), a.Int("--steps", 2), a.Flag("--vocab-tiled"));
 
     static FinetuneResult RunChild(FinetuneCase c)
     {
@@ -89,6 +96,7 @@ public static class FinetuneBench
             "--targets", c.Targets, "--logit-rows", I(c.LogitRows), "--steps", I(c.Steps)];
         foreach (var arg in args) psi.ArgumentList.Add(arg);
         if (c.Checkpoint) psi.ArgumentList.Add("--checkpoint");
+        if (c.VocabTiled) psi.ArgumentList.Add("--vocab-tiled");
         using var p = Process.Start(psi) ?? throw new InvalidOperationException("could not start the finetune child process");
         var stdout = p.StandardOutput.ReadToEndAsync();
         var stderr = p.StandardError.ReadToEndAsync();

@@ -5,7 +5,7 @@
 //   run-one  --engine edgelm|llamacpp --model FILE [--threads N] [same timing options] [--json]
 //   bandwidth [--threads 1,2] [--bandwidth-mib 1024]
 //   finetune [--shape qwen2.5-0.5b] [--type Q4_0] [--batches 1,2,4] [--ctx 256] [--threads 2]
-//            [--targets q+k+v+o,all] [--checkpoint on,off] [--logit-rows 64] [--steps 2] [--cache DIR]
+//            [--targets q+k+v+o,all] [--checkpoint on,off] [--loss chunked,tiled] [--logit-rows 64] [--steps 2] [--cache DIR]
 // Exit codes: 0 success, 1 bad usage or failure, 2 compare finished with some rows in error.
 namespace EdgeLM.Bench;
 
@@ -76,6 +76,6 @@ public static class Program
         EdgeLM.Bench run-one --engine edgelm|llamacpp --model FILE [--threads N] [-p 512] [-n 128] [--repeats 5] [--max-batch 64] [--long] [--json]
         EdgeLM.Bench bandwidth [--threads 1,2] [--bandwidth-mib 1024]
         EdgeLM.Bench finetune [--shape qwen2.5-0.5b] [--type Q4_0] [--batches 1,2,4] [--ctx 256] [--threads 2]
-                              [--targets q+k+v+o,all] [--checkpoint on,off] [--logit-rows 64] [--steps 2] [--cache DIR]
+                              [--targets q+k+v+o,all] [--checkpoint on,off] [--loss chunked,tiled] [--logit-rows 64] [--steps 2] [--cache DIR]
         """;
 }
