@@ -5,6 +5,8 @@
 //   run-one  --engine edgelm|llamacpp --model FILE [--threads N] [same timing options] [--json]
 //   bandwidth [--threads 1,2] [--bandwidth-mib 1024]
 //   train    [--threads 2] [--batch 4] [--seq 256] [--steps 3] [--models 10m,50m]
+//   finetune [--shape qwen2.5-0.5b] [--type Q4_0] [--batches 1,2,4] [--ctx 256] [--threads 2]
+//            [--targets q+k+v+o,all] [--checkpoint on,off] [--loss chunked,tiled] [--logit-rows 64] [--steps 2] [--cache DIR]
 // Exit codes: 0 success, 1 bad usage or failure, 2 compare finished with some rows in error.
 namespace EdgeLM.Bench;
 
@@ -54,6 +56,15 @@ public static class Program
                         a.RejectUnknown("train");
                         return TrainBench.Run(threads, batch, seq, steps, models, Console.Out);
                     }
+                case "finetune":
+                    return FinetuneBench.Run(a, Console.Out, Console.Error);
+                case "finetune-one":
+                    {
+                        var c = FinetuneBench.ParseCase(a);
+                        a.RejectUnknown("finetune-one");
+                        Console.WriteLine(ChildProcess.ResultPrefix + FinetuneBench.ToJson(FinetuneBench.RunOne(c)));
+                        return 0;
+                    }
                 default:
                     Console.Error.WriteLine($"unknown command '{args[0]}'\n{Usage}");
                     return 1;
@@ -73,5 +84,7 @@ public static class Program
         EdgeLM.Bench run-one --engine edgelm|llamacpp --model FILE [--threads N] [-p 512] [-n 128] [--repeats 5] [--max-batch 64] [--long] [--json]
         EdgeLM.Bench bandwidth [--threads 1,2] [--bandwidth-mib 1024]
         EdgeLM.Bench train [--threads 2] [--batch 4] [--seq 256] [--steps 3] [--models 10m,50m]
+        EdgeLM.Bench finetune [--shape qwen2.5-0.5b] [--type Q4_0] [--batches 1,2,4] [--ctx 256] [--threads 2]
+                              [--targets q+k+v+o,all] [--checkpoint on,off] [--loss chunked,tiled] [--logit-rows 64] [--steps 2] [--cache DIR]
         """;
 }

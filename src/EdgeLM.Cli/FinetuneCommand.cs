@@ -1,9 +1,11 @@
 // edgelm finetune BASE --data FILE --out DIR [--lora-rank R] [--lora-alpha A] [--targets q,k,v,...]
-// [--full] [--steps N --batch N --ctx N --lr X --seed N --threads N]: fine-tunes a base model on a
+// [--full] [--steps N --batch N --ctx N --lr X --seed N --threads N] [--checkpoint] [--logit-rows N] [--tiled-loss]: fine-tunes a base model on a
 // text file. By default only LoRA adapters train (the base is frozen) and DIR receives adapter.gguf
 // (llama.cpp's --lora) plus adapter_model.safetensors and adapter_config.json (Hugging Face PEFT);
 // with --full every parameter trains and DIR receives model.gguf. Files are written only when
-// training ends, each atomically, so Ctrl+C leaves no partial file. The math is in Training.
+// training ends, each atomically, so Ctrl+C leaves no partial file. --checkpoint recomputes each block
+// during the backward pass instead of keeping its activations, and --logit-rows bounds the logits
+// buffer (--tiled-loss, LoRA only: none at all), for long contexts in little memory. The math is in Training.
 using System.CommandLine;
 using System.Diagnostics;
 using EdgeLM.Formats.Gguf;
@@ -19,7 +21,7 @@ namespace EdgeLM.Cli;
 public static class FinetuneCommand
 {
     sealed record Settings(string Base, string Data, string Out, int Rank, float Alpha, string Targets, bool Full,
-        int Steps, int Batch, int Ctx, float Lr, int Seed, int? Threads);
+        int Steps, int Batch, int Ctx, float Lr, int Seed, int? Threads, bool Checkpoint, int LogitRows, bool TiledLoss);
 
     public static Command Create()
     {
@@ -36,13 +38,16 @@ public static class FinetuneCommand
         var lr = new Option<float>("--lr") { Description = "peak learning rate (warmup, then cosine to a tenth)", DefaultValueFactory = _ => 3e-4f };
         var seed = new Option<int>("--seed", "-s") { Description = "seed for the adapters' initialisation and the batches", DefaultValueFactory = _ => 1 };
         var threads = new Option<int?>("--threads", "-t") { Description = "worker threads (default: one per core)" };
+        var checkpoint = new Option<bool>("--checkpoint") { Description = "recompute each block in the backward pass instead of keeping its activations (less memory, ~1/3 more time)" };
+        var tiledLoss = new Option<bool>("--tiled-loss") { Description = "LoRA: compute the loss over vocabulary tiles of the quantized head, with no logits buffer" };
+        var logitRows = new Option<int>("--logit-rows") { Description = "rows of logits computed at once (0: the whole batch)", DefaultValueFactory = _ => 0 };
         var command = new Command("finetune", "Fine-tune a model on a text file: LoRA adapters, or every parameter with --full")
         {
-            model, data, output, rank, alpha, targets, full, steps, batch, ctx, lr, seed, threads,
+            model, data, output, rank, alpha, targets, full, steps, batch, ctx, lr, seed, threads, checkpoint, logitRows, tiledLoss,
         };
         command.SetAction((r, ct) => Commands.Guard(() => Task.FromResult(Run(new Settings(r.GetValue(model)!, r.GetValue(data)!,
             r.GetValue(output)!, r.GetValue(rank), r.GetValue(alpha), r.GetValue(targets)!, r.GetValue(full), r.GetValue(steps),
-            r.GetValue(batch), r.GetValue(ctx), r.GetValue(lr), r.GetValue(seed), r.GetValue(threads)), ct))));
+            r.GetValue(batch), r.GetValue(ctx), r.GetValue(lr), r.GetValue(seed), r.GetValue(threads), r.GetValue(checkpoint), r.GetValue(logitRows), r.GetValue(tiledLoss)), ct))));
         return command;
     }
 
@@ -50,16 +55,19 @@ public static class FinetuneCommand
     {
         if (s.Steps <= 0 || s.Batch <= 0 || s.Ctx <= 1) throw new ArgumentException("--steps and --batch must be positive and --ctx at least 2");
         if (!s.Full && s.Rank <= 0) throw new ArgumentException($"--lora-rank {s.Rank} must be positive");
+        if (s.LogitRows < 0) throw new ArgumentException($"--logit-rows {s.LogitRows} must not be negative");
+        if (s.Full && s.TiledLoss) throw new ArgumentException("--tiled-loss needs the frozen quantized head of LoRA, not --full");
+        var activations = new ActivationOptions { Checkpoint = s.Checkpoint, LogitRows = s.LogitRows, VocabTiledLoss = s.TiledLoss };
         var targets = s.Full ? [] : LinearTargets.Parse(s.Targets);
         var tokenizer = Tokenizer.Load(s.Base);
         // LoRA keeps the base's projections in the mapped file, in their stored type (QLoRA-style).
         QuantizedProjections? frozen = null;
         Transformer m;
-        if (s.Full) m = TransformerGguf.Load(s.Base, s.Batch, s.Ctx);
-        else (m, frozen) = QuantizedProjections.Load(s.Base, s.Batch, s.Ctx);
+        if (s.Full) m = TransformerGguf.Load(s.Base, s.Batch, s.Ctx, activations);
+        else (m, frozen) = QuantizedProjections.Load(s.Base, s.Batch, s.Ctx, activations);
         using var frozenScope = frozen;
         if (frozen is not null)
-            Console.Error.WriteLine($"frozen projections: {frozen.StoredBytes / 1048576.0:F1} MiB mapped as stored (an F32 copy would be {frozen.F32Bytes / 1048576.0:F1} MiB)");
+            Console.Error.WriteLine($"frozen matrices: {frozen.StoredBytes / 1048576.0:F1} MiB mapped as stored (an F32 copy would be {frozen.F32Bytes / 1048576.0:F1} MiB)");
         var train = LoadData(s.Data, tokenizer, m.Config.Model.VocabSize);
         int bos = tokenizer.AddBos && tokenizer.BosId >= 0 ? tokenizer.BosId : -1;
         Console.Error.WriteLine($"{train.Length} training tokens from {s.Data}; {(s.Full ? $"full fine-tuning of {m.Parameters.Count:N0} parameters" : "LoRA")}");

@@ -2,9 +2,10 @@
 // tied or separate output head) composed from the layers in Training/Layers. The forward pass is
 // the engine's DecoderModel.Forward (llama.cpp's build_llama / build_qwen2 / build_qwen3) over
 // B independent sequences of T tokens each starting at position 0; the backward pass walks it in
-// reverse. F32 throughout. Not an inference engine: there is no KV cache; export to GGUF for that.
+// reverse (recomputing each block's forward first when activations are checkpointed). F32 throughout. Not an inference engine: there is no KV cache; export to GGUF for that.
 // Fine-tuning plugs in through two hooks on the block projections (Training/Lora): LinearHook adds
-// LoRA terms and may freeze the base; FrozenProjections supplies frozen weights kept quantized.
+// LoRA terms and may freeze the base; FrozenProjections supplies frozen weights kept quantized
+// (block projections, and the token embedding and output head).
 // Legend: B = batch, T = time, N = B·T, C = n_embd, Hq/Hkv = heads, D = head size, F = FFN width, V = vocab.
 using EdgeLM.Training.Layers;
 using EdgeLM.Training.Lora;
@@ -14,11 +15,14 @@ namespace EdgeLM.Training;
 
 public sealed class Transformer
 {
-    public Transformer(TransformerConfig config, int B, int T)
+    /// <summary>A model for batches of (B, T). <paramref name="activations"/> bounds activation memory
+    /// (checkpointing, logits in chunks); <paramref name="external"/> names the tensors held elsewhere
+    /// (FrozenProjections), which get no F32 storage in Parameters.</summary>
+    public Transformer(TransformerConfig config, int B, int T, ActivationOptions? activations = null, Func<string, bool>? external = null)
     {
         Config = config;
-        Parameters = new TransformerParameters(config);
-        Acts = new TransformerActivations(config, B, T);
+        Parameters = new TransformerParameters(config, external);
+        Acts = new TransformerActivations(config, B, T, activations);
         Inputs = new int[B * T];
         Targets = new int[B * T];
         Mask = new bool[B * T];
@@ -31,8 +35,13 @@ public sealed class Transformer
     public int[] Inputs { get; }
     public int[] Targets { get; }
     public bool[] Mask { get; }
-    /// <summary>Logits of the last Forward, (N, V).</summary>
-    public ReadOnlySpan<float> Logits => Acts.Logits.Of(Acts.Data);
+    /// <summary>Logits of the last Forward, (N, V), until Backward turns them into their gradient. Unavailable
+    /// when the logits are computed in chunks (ActivationOptions.LogitRows below N).</summary>
+    public ReadOnlySpan<float> Logits => Acts.LogitRows == Acts.B * Acts.T
+        ? Acts.Logits
+        : throw new InvalidOperationException($"logits are computed {Acts.LogitRows} rows at a time; ActivationOptions.LogitRows = 0 keeps all");
+
+    int _masked;   // positions the last Forward's mask selects
 
     /// <summary>Runs inputs (B·T) through the model; with targets, returns the mean cross-entropy over the
     /// positions mask selects (every position when mask is empty), else NaN.</summary>
@@ -46,16 +55,21 @@ public sealed class Transformer
         inputs.CopyTo(Inputs);
         var p = Parameters.Data;
         var a = Acts.Data;
-        Encoder.Forward(Acts.Encoded.Of(a), inputs, Parameters.TokenEmbd.Of(p), N, C);
-        var x = Acts.Encoded;
+        if (FrozenProjections is { HoldsEmbedding: true } f) f.Embed(Acts.Encoded.Of(a), inputs, N, C);
+        else Encoder.Forward(Acts.Encoded.Of(a), inputs, Parameters.TokenEmbd.Of(p), N, C);
         for (int l = 0; l < c.BlockCount; l++)
         {
-            BlockForward(l, x, pool);
-            x = Acts.Layers[l].XFfn;
+            BlockForward(l, Acts.LayerInput(l), pool);
+            if (Acts.Checkpointed) Acts.Layers[l].XFfn.Of(a).CopyTo(Acts.LayerInput(l + 1).Of(a));
         }
+        var x = Acts.LayerInput(c.BlockCount);
         RmsNorm.Forward(Acts.LnF.Of(a), Acts.LnFRstd.Of(a), x.Of(a), Parameters.OutputNorm.Of(p), N, C, c.RmsEps);
-        Linear.Forward(Acts.Logits.Of(a), Acts.LnF.Of(a), Parameters.Output.Of(p), default, N, C, V, pool);
-        if (targets.IsEmpty) return float.NaN;
+        if (targets.IsEmpty)
+        {
+            if (Acts.LogitRows < N) throw new InvalidOperationException("logits computed in chunks need targets: only the loss is kept");
+            HeadForward(Acts.Logits, 0, N, pool);
+            return float.NaN;
+        }
         if (targets.Length != N) throw new ArgumentException($"expected {N} targets, got {targets.Length}", nameof(targets));
         foreach (int tok in targets)
             if ((uint)tok >= (uint)V) throw new ArgumentOutOfRangeException(nameof(targets), $"target id {tok} is outside the vocabulary (0..{V - 1})");
@@ -63,7 +77,44 @@ public sealed class Transformer
         targets.CopyTo(Targets);
         if (mask.IsEmpty) Mask.AsSpan().Fill(true);
         else mask.CopyTo(Mask);
-        return CrossEntropy.Forward(Acts.Probs.Of(a), Acts.Losses.Of(a), Acts.Logits.Of(a), Targets, Mask, N, V);
+        _masked = CrossEntropy.Count(Mask);
+        // loss = mean cross-entropy(lnf · Woutᵀ, targets), LogitRows rows at a time; the last chunk stays in the buffer
+        double total = 0;
+        var losses = Acts.Losses.Of(a);
+        if (Acts.Options.VocabTiledLoss)
+        {
+            var head = FrozenProjections is { HoldsOutput: true } h ? h
+                : throw new InvalidOperationException("VocabTiledLoss needs the output head held by FrozenProjections");
+            total = head.OutputLoss(losses, Acts.LnF.Of(a), Targets, Mask, N, C, V, pool);
+        }
+        for (int n0 = 0; n0 < N && Acts.LogitRows > 0; n0 += Acts.LogitRows)
+        {
+            int R = Math.Min(Acts.LogitRows, N - n0);
+            HeadForward(Acts.Logits, n0, R, pool);
+            total += CrossEntropy.Losses(losses.Slice(n0, R), Acts.Logits, Targets.AsSpan(n0, R), Mask.AsSpan(n0, R), R, V);
+        }
+        return _masked == 0 ? 0f : (float)(total / _masked);
+    }
+
+    /// <summary>logits (R, V) = lnf[n0 .. n0+R) · Woutᵀ, from the held head when FrozenProjections has it.</summary>
+    void HeadForward(Span<float> logits, int n0, int R, WorkerPool? pool)
+    {
+        int C = Config.Model.EmbeddingLength, V = Config.Model.VocabSize;
+        var lnf = Acts.LnF.Of(Acts.Data).Slice(n0 * C, R * C);
+        if (FrozenProjections is { HoldsOutput: true } f) f.OutputForward(logits[..(R * V)], lnf, R, C, V, pool);
+        else Linear.Forward(logits[..(R * V)], lnf, Parameters.Output.Of(Parameters.Data), default, R, C, V, pool);
+    }
+
+    /// <summary>The head's backward for rows [n0, n0+R): dlnf += dlogits · Wout and, for a trained head, dWout += dlogitsᵀ lnf.</summary>
+    void HeadBackward(ReadOnlySpan<float> dlogits, int n0, int R, WorkerPool? pool)
+    {
+        int C = Config.Model.EmbeddingLength, V = Config.Model.VocabSize;
+        var lnf = Acts.LnF.Of(Acts.Data).Slice(n0 * C, R * C);
+        var dlnf = Acts.LnF.Of(Acts.Grad).Slice(n0 * C, R * C);
+        dlogits = dlogits[..(R * V)];
+        if (FrozenProjections is { HoldsOutput: true } f) f.OutputBackwardInput(dlnf, dlogits, R, C, V, pool);
+        else if (LinearHook is { FreezeBase: true }) FrozenLinear.BackwardInput(dlnf, dlogits, Parameters.Output.Of(Parameters.Data), R, C, V, pool);
+        else Linear.Backward(dlnf, Parameters.Output.Of(Parameters.Grad), default, dlogits, lnf, Parameters.Output.Of(Parameters.Data), R, C, V, pool);
     }
 
     void BlockForward(int l, ActivationBuffer input, WorkerPool? pool)
@@ -109,24 +160,47 @@ public sealed class Transformer
     public void Backward(WorkerPool? pool = null, float lossScale = 1f)
     {
         var c = Config.Model;
-        int N = Acts.B * Acts.T, C = c.EmbeddingLength, V = c.VocabSize;
+        int N = Acts.B * Acts.T, V = c.VocabSize;
         var p = Parameters.Data;
         var g = Parameters.Grad;
         var a = Acts.Data;
         var d = Acts.Grad;
         Array.Clear(d);
-        // forward: loss = mean cross-entropy(logits, targets) over the mask
-        CrossEntropy.Backward(Acts.Logits.Of(d), Acts.Probs.Of(a), Targets, Mask, lossScale, N, V);
-        // forward: logits = lnf · Woutᵀ
-        if (LinearHook is { FreezeBase: true }) FrozenLinear.BackwardInput(Acts.LnF.Of(d), Acts.Logits.Of(d), Parameters.Output.Of(p), N, C, V, pool);
-        else Linear.Backward(Acts.LnF.Of(d), Parameters.Output.Of(g), default, Acts.Logits.Of(d), Acts.LnF.Of(a), Parameters.Output.Of(p), N, C, V, pool);
-        var x = c.BlockCount == 0 ? Acts.Encoded : Acts.Layers[c.BlockCount - 1].XFfn;
+        // forward: loss = mean cross-entropy(logits, targets) over the mask; logits = lnf · Woutᵀ. Last chunk
+        // first: Forward left its logits in the buffer; the others are recomputed.
+        float scale = _masked == 0 ? 0f : lossScale / _masked;
+        if (Acts.Options.VocabTiledLoss)
+            FrozenProjections!.OutputLossBackward(Acts.LnF.Of(d), Acts.LnF.Of(a), Targets, Mask, scale, N, c.EmbeddingLength, V, pool);
+        int last = Acts.LogitRows == 0 ? -1 : (N - 1) / Acts.LogitRows * Acts.LogitRows;
+        for (int n0 = last; n0 >= 0; n0 -= Acts.LogitRows)
+        {
+            int R = Math.Min(Acts.LogitRows, N - n0);
+            if (n0 != last) HeadForward(Acts.Logits, n0, R, pool);
+            CrossEntropy.GradientInPlace(Acts.Logits, Targets.AsSpan(n0, R), Mask.AsSpan(n0, R), scale, R, V);
+            HeadBackward(Acts.Logits, n0, R, pool);
+        }
+        var x = Acts.LayerInput(c.BlockCount);
         // forward: lnf = rmsnorm(x) * output_norm
-        RmsNorm.Backward(x.Of(d), Parameters.OutputNorm.Of(g), Acts.LnF.Of(d), x.Of(a), Parameters.OutputNorm.Of(p), Acts.LnFRstd.Of(a), N, C);
+        RmsNorm.Backward(x.Of(d), Parameters.OutputNorm.Of(g), Acts.LnF.Of(d), x.Of(a), Parameters.OutputNorm.Of(p), Acts.LnFRstd.Of(a), N, c.EmbeddingLength);
         for (int l = c.BlockCount - 1; l >= 0; l--)
-            BlockBackward(l, l == 0 ? Acts.Encoded : Acts.Layers[l - 1].XFfn, pool);
+        {
+            if (Acts.Checkpointed) Recompute(l, pool);
+            BlockBackward(l, Acts.LayerInput(l), pool);
+        }
         // forward: x = token_embd[tokens]
-        if (LinearHook is not { FreezeBase: true }) Encoder.Backward(Parameters.TokenEmbd.Of(g), Acts.Encoded.Of(d), Inputs, N, C);
+        if (LinearHook is not { FreezeBase: true } && FrozenProjections is not { HoldsEmbedding: true })
+            Encoder.Backward(Parameters.TokenEmbd.Of(g), Acts.Encoded.Of(d), Inputs, N, c.EmbeddingLength);
+    }
+
+    /// <summary>Checkpointing: refills the shared block activations with block l's forward from its saved input,
+    /// clears their gradients, and seeds the output's gradient from the saved input of block l + 1.</summary>
+    void Recompute(int l, WorkerPool? pool)
+    {
+        var s = Acts.Layers[l];
+        BlockForward(l, Acts.LayerInput(l), pool);
+        // The shared set is one contiguous run of the arrays, from Ln1 to XFfn.
+        Acts.Grad.AsSpan(s.Ln1.Offset, s.XFfn.Offset + s.XFfn.Length - s.Ln1.Offset).Clear();
+        Acts.LayerInput(l + 1).Of(Acts.Grad).CopyTo(s.XFfn.Of(Acts.Grad));
     }
 
     void BlockBackward(int l, ActivationBuffer input, WorkerPool? pool)

@@ -1,6 +1,10 @@
 // Every activation a training step keeps for the backward pass, in one float array, and their
 // gradients in a second of the same layout (llm.c's ActivationTensors). Sized once for a batch of
-// B sequences of T tokens; a step allocates nothing.
+// B sequences of T tokens; a step allocates nothing. Two options bound the memory on long batches:
+// activation checkpointing (Chen et al. 2016, "Training Deep Nets with Sublinear Memory Cost") keeps
+// only each block's input and one block's worth of activations, which every block shares and the
+// backward pass refills by recomputing that block's forward; and the logits are computed LogitRows
+// rows at a time into one (LogitRows, V) buffer, outside the gradient array, instead of (N, V) twice.
 // Legend: B = batch, T = time, N = B·T, C = n_embd, Hq/Hkv = heads, D = head size, F = FFN width, V = vocab.
 namespace EdgeLM.Training;
 
@@ -23,20 +27,47 @@ public sealed record LayerActivations(
     ActivationBuffer Gate, ActivationBuffer Up, ActivationBuffer Swi,          // (N, F) each
     ActivationBuffer XFfn);                                // (N, C)
 
+/// <summary>How activations are kept. Defaults: every activation kept, logits for all N rows at once.</summary>
+public sealed record ActivationOptions
+{
+    /// <summary>Keep only each block's input and recompute the block's forward during the backward pass:
+    /// one block's activations instead of L, for about one more forward pass of the blocks.</summary>
+    public bool Checkpoint { get; init; }
+    /// <summary>Rows of logits computed at once (0: all N). Fewer than N means the backward pass recomputes
+    /// the logits chunk by chunk, and Transformer.Logits is unavailable.</summary>
+    public int LogitRows { get; init; }
+    /// <summary>With an output head held by FrozenProjections: the loss and its gradient are computed over
+    /// tiles of the vocabulary (an online log-sum-exp), so no logits buffer exists at all.</summary>
+    public bool VocabTiledLoss { get; init; }
+}
+
 public sealed class TransformerActivations
 {
     int _count;
+    readonly ActivationBuffer[] _inputs;   // (L + 1) × (N, C): block l's input; [L] is the last block's output
 
-    public TransformerActivations(TransformerConfig config, int B, int T)
+    public TransformerActivations(TransformerConfig config, int B, int T, ActivationOptions? options = null)
     {
         var c = config.Model;
         int N = B * T, C = c.EmbeddingLength, Q = c.QueryDim, KV = c.KvDim, F = c.FeedForwardLength;
         (this.B, this.T) = (B, T);
+        Options = options ?? new ActivationOptions();
+        if (Options.LogitRows < 0) throw new ArgumentOutOfRangeException(nameof(options), $"LogitRows {Options.LogitRows} must not be negative");
+        bool checkpoint = Options.Checkpoint && c.BlockCount > 0;
         Encoded = Add(N * C);
+        _inputs = new ActivationBuffer[c.BlockCount + 1];
+        _inputs[0] = Encoded;
+        if (checkpoint)
+            for (int l = 1; l <= c.BlockCount; l++) _inputs[l] = Add(N * C);
         var layers = new LayerActivations[c.BlockCount];
         bool qk = config.QkNorm;
         for (int i = 0; i < layers.Length; i++)
         {
+            if (checkpoint && i > 0)
+            {
+                layers[i] = layers[0];
+                continue;
+            }
             layers[i] = new LayerActivations(
                 Add(N * C), Add(N), Add(N * Q), Add(N * KV), Add(N * KV),
                 Add(qk ? N * Q : 0), Add(qk ? N * c.HeadCount : 0), Add(qk ? N * KV : 0), Add(qk ? N * c.HeadCountKv : 0),
@@ -47,11 +78,14 @@ public sealed class TransformerActivations
                 Add(N * C));
         }
         Layers = layers;
+        if (!checkpoint)
+            for (int l = 1; l <= c.BlockCount; l++) _inputs[l] = layers[l - 1].XFfn;
+        Checkpointed = checkpoint;
         LnF = Add(N * C);
         LnFRstd = Add(N);
-        Logits = Add(N * c.VocabSize);
-        Probs = Add(N * c.VocabSize);
         Losses = Add(N);
+        LogitRows = Options.VocabTiledLoss ? 0 : Options.LogitRows == 0 ? N : Math.Min(Options.LogitRows, N);
+        Logits = GC.AllocateArray<float>(checked(LogitRows * c.VocabSize), pinned: true);
         int half = c.RopeDimensions / 2;
         RopeCos = new float[T * half];
         RopeSin = new float[T * half];
@@ -62,6 +96,11 @@ public sealed class TransformerActivations
 
     public int B { get; }
     public int T { get; }
+    public ActivationOptions Options { get; }
+    /// <summary>True when the blocks share one set of activations (Options.Checkpoint with at least one block).</summary>
+    public bool Checkpointed { get; }
+    /// <summary>Rows of <see cref="Logits"/>: N, or Options.LogitRows when fewer, or 0 with VocabTiledLoss.</summary>
+    public int LogitRows { get; }
     public float[] Data { get; }
     public float[] Grad { get; }
     /// <summary>RoPE tables for positions 0..T-1, (T, R/2) each.</summary>
@@ -69,12 +108,15 @@ public sealed class TransformerActivations
     public float[] RopeSin { get; }
 
     public ActivationBuffer Encoded { get; }                       // (N, C)
+    /// <summary>Block <paramref name="l"/>'s input (N, C); l = L is the last block's output.</summary>
+    public ActivationBuffer LayerInput(int l) => _inputs[l];
+    /// <summary>Each block's activations; when checkpointed, every entry is the same shared set.</summary>
     public IReadOnlyList<LayerActivations> Layers { get; }
     public ActivationBuffer LnF { get; }                           // (N, C)
     public ActivationBuffer LnFRstd { get; }                       // (N)
-    public ActivationBuffer Logits { get; }                        // (N, V)
-    public ActivationBuffer Probs { get; }                         // (N, V)
     public ActivationBuffer Losses { get; }                        // (N)
+    /// <summary>(LogitRows, V), its own array: logits, turned in place into their gradient by the backward pass.</summary>
+    public float[] Logits { get; }
 
     ActivationBuffer Add(int n)
     {

@@ -11,14 +11,15 @@ namespace EdgeLM.Training;
 
 public static class TransformerGguf
 {
-    /// <summary>A transformer for batches of (B, T) holding the weights of the model at <paramref name="path"/>.</summary>
-    public static Transformer Load(string path, int B, int T)
+    /// <summary>A transformer for batches of (B, T) holding the weights of the model at <paramref name="path"/>;
+    /// <paramref name="activations"/> bounds its activation memory.</summary>
+    public static Transformer Load(string path, int B, int T, ActivationOptions? activations = null)
     {
         using var model = DecoderModel.Load(ModelSources.Open(path));
         if (model.Weights.RopeFreqs is not null)
             throw new InvalidModelFileException(path, $"tensor '{TensorNames.RopeFreqs}': Llama 3 rope scaling is not supported for training yet");
         var config = new TransformerConfig(model.Config, model.Weights.TiedOutput, model.Architecture.Layer.QkvBias, model.Architecture.Layer.QkNorm);
-        var m = new Transformer(config, B, T);
+        var m = new Transformer(config, B, T, activations);
         var byName = model.Source.Tensors.ToDictionary(t => t.Name);
         foreach (var t in m.Parameters.Tensors)
         {

@@ -1,15 +1,18 @@
 // All parameters of a trainable decoder in one float array (and their gradients in a second of the
 // same layout), as llm.c's ParameterTensors: each tensor is a named slice whose name and shape are
 // the GGUF ones, so export and import are a walk over the list. Matrices are (rows, cols) =
-// (out, in), GGUF dimensions [cols, rows]. Not an optimizer state: see AdamW.
+// (out, in), GGUF dimensions [cols, rows]. A tensor held elsewhere (a frozen base matrix kept quantized
+// in the mapped file, see Lora/QuantizedProjections) is listed with its name and shape but takes no
+// room in either array. Not an optimizer state: see AdamW.
 namespace EdgeLM.Training;
 
-/// <summary>One tensor: a slice [Offset, Offset + Rows·Cols) of the parameter (or gradient) array.</summary>
-public sealed record ParameterTensor(string Name, int Offset, int Rows, int Cols)
+/// <summary>One tensor: a slice [Offset, Offset + Rows·Cols) of the parameter (or gradient) array, or, when
+/// not <paramref name="Stored"/>, a tensor held elsewhere whose slice is empty.</summary>
+public sealed record ParameterTensor(string Name, int Offset, int Rows, int Cols, bool Stored = true)
 {
     public int Length => Rows * Cols;
     public bool IsMatrix => Rows > 1;
-    public Span<float> Of(float[] storage) => storage.AsSpan(Offset, Length);
+    public Span<float> Of(float[] storage) => Stored ? storage.AsSpan(Offset, Length) : default;
 }
 
 /// <summary>One decoder block's tensors; the optional ones are null when the architecture has none.</summary>
@@ -24,8 +27,13 @@ public sealed class TransformerParameters
     readonly List<ParameterTensor> _all = [];
     int _count;
 
-    public TransformerParameters(TransformerConfig config)
+    readonly Func<string, bool>? _external;
+
+    /// <summary>Every tensor of <paramref name="config"/>'s model; those <paramref name="external"/> names are
+    /// held elsewhere and get no F32 data or gradient.</summary>
+    public TransformerParameters(TransformerConfig config, Func<string, bool>? external = null)
     {
+        _external = external;
         var c = config.Model;
         int C = c.EmbeddingLength, Q = c.QueryDim, KV = c.KvDim, F = c.FeedForwardLength, D = c.HeadDim;
         TokenEmbd = Add(Models.TensorNames.TokenEmbd, c.VocabSize, C);
@@ -70,6 +78,12 @@ public sealed class TransformerParameters
 
     ParameterTensor Add(string name, int rows, int cols)
     {
+        if (_external?.Invoke(name) == true)
+        {
+            var e = new ParameterTensor(name, 0, rows, cols, Stored: false);
+            _all.Add(e);
+            return e;
+        }
         var t = new ParameterTensor(name, _count, rows, cols);
         _count = checked(_count + t.Length);
         _all.Add(t);

@@ -1,6 +1,9 @@
 // Training layer: softmax + cross-entropy over the vocabulary, averaged over the positions the mask
 // selects (prompt tokens or padding can be excluded). The backward pass uses the fused form
 // dlogits = (p - onehot(target)) · dloss / count. Log-sum-exp is taken with the maximum subtracted.
+// Forward/Backward keep (N, V) probabilities beside the logits; Losses/GradientInPlace are the
+// memory-bounded pair the Transformer uses: they work on any block of rows, and the gradient replaces
+// the logits in place, so one (rows, V) buffer is all the vocabulary-wide memory there is.
 // Legend: N = B·T positions, V = vocabulary.
 namespace EdgeLM.Training.Layers;
 
@@ -54,6 +57,44 @@ public static class CrossEntropy
             var p = probs.Slice(n * V, V);
             for (int v = 0; v < V; v++) d[v] += scale * p[v];
             d[targets[n]] -= scale;
+        }
+    }
+
+    /// <summary>losses (R) = logsumexp(logits[r]) - logits[r, target] where mask is set, else 0, for a block of
+    /// R rows of logits (R, V). Returns the sum of the block's losses.</summary>
+    public static double Losses(Span<float> losses, ReadOnlySpan<float> logits, ReadOnlySpan<int> targets, ReadOnlySpan<bool> mask, int R, int V)
+    {
+        double total = 0;
+        for (int r = 0; r < R; r++)
+        {
+            if (!mask[r])
+            {
+                losses[r] = 0;
+                continue;
+            }
+            var row = logits.Slice(r * V, V);
+            losses[r] = (float)(Kernels.Activations.LogSumExp(row) - row[targets[r]]);
+            total += losses[r];
+        }
+        return total;
+    }
+
+    /// <summary>Replaces a block of R rows of logits (R, V) by d(loss)/dlogits = (softmax - onehot(target)) · scale,
+    /// with scale = dloss / (masked count of the whole batch); rows outside the mask become 0.</summary>
+    public static void GradientInPlace(Span<float> logits, ReadOnlySpan<int> targets, ReadOnlySpan<bool> mask, float scale, int R, int V)
+    {
+        for (int r = 0; r < R; r++)
+        {
+            var d = logits.Slice(r * V, V);
+            if (!mask[r] || scale == 0)
+            {
+                d.Clear();
+                continue;
+            }
+            // forward: loss = mean over masked n of (logsumexp(logits[n]) - logits[n, target])
+            Kernels.Activations.Softmax(d);
+            System.Numerics.Tensors.TensorPrimitives.Multiply(d, scale, d);
+            d[targets[r]] -= scale;
         }
     }
 }

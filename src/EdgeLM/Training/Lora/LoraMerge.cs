@@ -17,6 +17,7 @@ public static class LoraMerge
             foreach (var p in parameters.Tensors)
                 if (p.Name == t.Target) { w = p; break; }
             if (w is null) throw new ArgumentException($"LoRA tensor '{t.Target}' adapts no tensor of this model");
+            if (!w.Stored) throw new ArgumentException($"tensor '{t.Target}' is held outside the parameters (kept quantized); merge into a model loaded as F32");
             if (w.Rows != t.Out || w.Cols != t.In)
                 throw new ArgumentException($"LoRA tensor '{t.Target}' is {t.In} → {t.Out}, the model's is {w.Cols} → {w.Rows}");
             var wd = w.Of(parameters.Data);

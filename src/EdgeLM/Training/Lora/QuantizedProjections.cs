@@ -2,7 +2,10 @@
 // adapters): the block projections of a GGUF base stay in their stored type (Q8_0, Q4_0, Q4_K, F16 ...)
 // in the mapped file, and the forward product and input gradient are computed from them by
 // dequantizing a tile of rows at a time into a small F32 buffer and running Linear's blocked kernels
-// on it. The rest (embeddings, norms, output head) is loaded as F32 into the Transformer's parameters.
+// on it. The token embedding and output head stay quantized too (rows are looked up by dequantizing
+// them; the head's logits and input gradient take the same tiled path), and none of these tensors
+// has F32 data or gradient storage in the Transformer's parameters; only the norms and biases are
+// loaded as F32.
 // Not a quantizer and not an inference path; the tile's rows are dequantized exactly as
 // TransformerGguf.Load dequantizes them, so results equal training on the dequantized copy.
 // Legend: N = B·T rows, C = input channels, OC = output channels, R = tile rows.
@@ -14,7 +17,7 @@ using WorkerPool = EdgeLM.Kernels.WorkerPool;
 
 namespace EdgeLM.Training.Lora;
 
-public sealed class QuantizedProjections : IFrozenProjections, IDisposable
+public sealed partial class QuantizedProjections : IFrozenProjections, IDisposable
 {
     const int TargetCount = 7;
     /// <summary>Rows dequantized at a time: a multiple of Linear's 4-row blocks, small enough that the tile
@@ -23,15 +26,21 @@ public sealed class QuantizedProjections : IFrozenProjections, IDisposable
 
     readonly DecoderModel _model;      // owns the mapping the tensors point into
     readonly TensorEntry?[] _tensors;  // (layer, target)
+    readonly TensorEntry? _embedding, _output;
     readonly float[] _tile;            // (R, max C)
     readonly float[] _tileOut;         // (N, R)
+    readonly float[] _rowMax, _rowLse, _targetLogit;   // (N) each: the vocabulary-tiled loss's per-row state
+    readonly double[] _rowSum;                         // (N)
+    readonly float[] _exp = new float[TileRows];       // (R)
 
-    QuantizedProjections(DecoderModel model, TensorEntry?[] tensors, int maxIn, int maxN)
+    QuantizedProjections(DecoderModel model, TensorEntry?[] tensors, TensorEntry? embedding, TensorEntry? output, int maxIn, int maxN)
     {
         _model = model;
         _tensors = tensors;
+        (_embedding, _output) = (embedding, output);
         _tile = new float[TileRows * maxIn];
         _tileOut = new float[maxN * TileRows];
+        (_rowMax, _rowLse, _targetLogit, _rowSum) = (new float[maxN], new float[maxN], new float[maxN], new double[maxN]);
     }
 
     /// <summary>Bytes of the frozen projections as stored (mapped, not copied).</summary>
@@ -41,9 +50,10 @@ public sealed class QuantizedProjections : IFrozenProjections, IDisposable
     /// <summary>Bytes of the F32 scratch used to compute with them.</summary>
     public long ScratchBytes => 4L * (_tile.Length + _tileOut.Length);
 
-    /// <summary>A Transformer for batches of (B, T) with the base's embeddings, norms and head in F32 and
-    /// its block projections left in the mapped file, attached as the Transformer's FrozenProjections.</summary>
-    public static (Transformer Model, QuantizedProjections Frozen) Load(string path, int B, int T)
+    /// <summary>A Transformer for batches of (B, T) with the base's norms and biases in F32 and its block
+    /// projections, token embedding and output head left in the mapped file, attached as the Transformer's
+    /// FrozenProjections. <paramref name="activations"/> bounds the activation memory.</summary>
+    public static (Transformer Model, QuantizedProjections Frozen) Load(string path, int B, int T, ActivationOptions? activations = null)
     {
         var model = DecoderModel.Load(ModelSources.Open(path));
         try
@@ -51,12 +61,13 @@ public sealed class QuantizedProjections : IFrozenProjections, IDisposable
             if (model.Weights.RopeFreqs is not null)
                 throw new InvalidModelFileException(path, $"tensor '{TensorNames.RopeFreqs}': Llama 3 rope scaling is not supported for training yet");
             var config = new TransformerConfig(model.Config, model.Weights.TiedOutput, model.Architecture.Layer.QkvBias, model.Architecture.Layer.QkNorm);
-            var m = new Transformer(config, B, T);
-            var byName = model.Source.Tensors.ToDictionary(t => t.Name);
-            var held = new Dictionary<string, int>();
+            var held = new Dictionary<string, int> { [TensorNames.TokenEmbd] = -1, [TensorNames.Output] = -2 };
             for (int l = 0; l < config.Model.BlockCount; l++)
                 for (int t = 0; t < TargetCount; t++) held[LinearTargets.TensorName(l, (LinearTarget)t)] = l * TargetCount + t;
+            var m = new Transformer(config, B, T, activations, held.ContainsKey);
+            var byName = model.Source.Tensors.ToDictionary(t => t.Name);
             var tensors = new TensorEntry?[config.Model.BlockCount * TargetCount];
+            TensorEntry? embedding = null, output = null;
             long stored = 0, f32 = 0;
             int maxIn = 1;
             foreach (var t in m.Parameters.Tensors)
@@ -64,18 +75,23 @@ public sealed class QuantizedProjections : IFrozenProjections, IDisposable
                 if (!byName.TryGetValue(t.Name, out var e)) throw new InvalidModelFileException(path, $"tensor '{t.Name}' is missing");
                 if (e.ElementCount != t.Length || e.Dimensions[0] != t.Cols)
                     throw new InvalidModelFileException(path, $"tensor '{t.Name}' has shape [{string.Join(", ", e.Dimensions)}], expected [{t.Cols}, {t.Rows}]");
-                if (held.TryGetValue(t.Name, out int slot))
+                if (!t.Stored)
                 {
-                    tensors[slot] = e;
+                    int slot = held[t.Name];
+                    if (slot >= 0) tensors[slot] = e;
+                    else if (slot == -1) embedding = e;
+                    else output = e;
                     (stored, f32, maxIn) = (stored + e.ByteSize, f32 + 4L * t.Length, Math.Max(maxIn, t.Cols));
-                    continue; // its slice of the parameter array is never touched
+                    continue;
                 }
                 var dst = t.Of(m.Parameters.Data);
                 int rowBytes = checked((int)e.RowBytes);
                 for (int r = 0; r < t.Rows; r++)
                     QuantKernels.Dequantize(e.Type, e.Bytes.Slice(r * rowBytes, rowBytes), dst.Slice(r * t.Cols, t.Cols));
             }
-            var q = new QuantizedProjections(model, tensors, maxIn, B * T) { StoredBytes = stored, F32Bytes = f32 };
+            // Tied: the head is token_embd itself.
+            output ??= config.Tied ? embedding : null;
+            var q = new QuantizedProjections(model, tensors, embedding, output, maxIn, m.Acts.B * m.Acts.T) { StoredBytes = stored, F32Bytes = f32 };
             m.FrozenProjections = q;
             return (m, q);
         }
@@ -88,9 +104,39 @@ public sealed class QuantizedProjections : IFrozenProjections, IDisposable
 
     public bool Holds(int layer, LinearTarget target) => _tensors[layer * TargetCount + (int)target] is not null;
 
-    public void Forward(int layer, LinearTarget target, Span<float> output, ReadOnlySpan<float> input, int N, int C, int OC, WorkerPool? pool)
+    public void Forward(int layer, LinearTarget target, Span<float> output, ReadOnlySpan<float> input, int N, int C, int OC, WorkerPool? pool) =>
+        ForwardTiles(_tensors[layer * TargetCount + (int)target]!, output, input, N, C, OC, pool);
+
+    public void BackwardInput(int layer, LinearTarget target, Span<float> dinput, ReadOnlySpan<float> doutput, int N, int C, int OC, WorkerPool? pool) =>
+        BackwardTiles(_tensors[layer * TargetCount + (int)target]!, dinput, doutput, N, C, OC, pool);
+
+    public bool HoldsEmbedding => _embedding is not null;
+
+    public void Embed(Span<float> output, ReadOnlySpan<int> tokens, int N, int C)
     {
-        var e = _tensors[layer * TargetCount + (int)target]!;
+        var e = _embedding!;
+        int rowBytes = checked((int)e.RowBytes);
+        unsafe
+        {
+            // Token ids were checked against the vocabulary by Transformer.Forward.
+            for (int n = 0; n < N; n++)
+            {
+                var row = new ReadOnlySpan<byte>((byte*)e.Data + (long)tokens[n] * rowBytes, rowBytes);
+                QuantKernels.Dequantize(e.Type, row, output.Slice(n * C, C));
+            }
+        }
+    }
+
+    public bool HoldsOutput => _output is not null;
+
+    public void OutputForward(Span<float> logits, ReadOnlySpan<float> input, int N, int C, int V, WorkerPool? pool) =>
+        ForwardTiles(_output!, logits, input, N, C, V, pool);
+
+    public void OutputBackwardInput(Span<float> dinput, ReadOnlySpan<float> dlogits, int N, int C, int V, WorkerPool? pool) =>
+        BackwardTiles(_output!, dinput, dlogits, N, C, V, pool);
+
+    void ForwardTiles(TensorEntry e, Span<float> output, ReadOnlySpan<float> input, int N, int C, int OC, WorkerPool? pool)
+    {
         for (int o = 0; o < OC; o += TileRows)
         {
             int R = Math.Min(TileRows, OC - o);
@@ -102,9 +148,8 @@ public sealed class QuantizedProjections : IFrozenProjections, IDisposable
         }
     }
 
-    public void BackwardInput(int layer, LinearTarget target, Span<float> dinput, ReadOnlySpan<float> doutput, int N, int C, int OC, WorkerPool? pool)
+    void BackwardTiles(TensorEntry e, Span<float> dinput, ReadOnlySpan<float> doutput, int N, int C, int OC, WorkerPool? pool)
     {
-        var e = _tensors[layer * TargetCount + (int)target]!;
         for (int o = 0; o < OC; o += TileRows)
         {
             int R = Math.Min(TileRows, OC - o);
