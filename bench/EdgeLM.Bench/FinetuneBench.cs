@@ -43,23 +43,23 @@ public static class FinetuneBench
         foreach (var t in targets)
             foreach (int b in batches)
                 foreach (bool c in checkpoints)
-                foreach (bool tiled in losses)
-                {
-                    var fc = new FinetuneCase(model, b, ctx, threads, t, c, rows, steps, tiled);
-                    string head = $"| {t} | {b} | {(c ? "on" : "off")} | {(tiled ? "vocab tiles" : $"{rows} rows")} |";
-                    try
+                    foreach (bool tiled in losses)
                     {
-                        var r = RunChild(fc);
-                        output.WriteLine($"{head} {r.TokensPerSecond:F1} | {r.SecondsPerStep:F1} | {r.CpuSecondsPerStep:F1} | {r.PeakRssBytes / 1e6:F0} | " +
-                            $"{r.RssAnonBytes / 1e6:F0} | {r.RssFileBytes / 1e6:F0} | {(double)r.PeakRssBytes / fileBytes:F2} |");
+                        var fc = new FinetuneCase(model, b, ctx, threads, t, c, rows, steps, tiled);
+                        string head = $"| {t} | {b} | {(c ? "on" : "off")} | {(tiled ? "vocab tiles" : $"{rows} rows")} |";
+                        try
+                        {
+                            var r = RunChild(fc);
+                            output.WriteLine($"{head} {r.TokensPerSecond:F1} | {r.SecondsPerStep:F1} | {r.CpuSecondsPerStep:F1} | {r.PeakRssBytes / 1e6:F0} | " +
+                                $"{r.RssAnonBytes / 1e6:F0} | {r.RssFileBytes / 1e6:F0} | {(double)r.PeakRssBytes / fileBytes:F2} |");
+                        }
+                        catch (Exception e) when (e is InvalidOperationException or TimeoutException)
+                        {
+                            failed++;
+                            output.WriteLine($"{head} error: {e.Message} |");
+                        }
+                        output.Flush();
                     }
-                    catch (Exception e) when (e is InvalidOperationException or TimeoutException)
-                    {
-                        failed++;
-                        output.WriteLine($"{head} error: {e.Message} |");
-                    }
-                    output.Flush();
-                }
         return failed == 0 ? 0 : 2;
     }
 
