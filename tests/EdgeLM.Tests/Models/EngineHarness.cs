@@ -13,6 +13,13 @@ public static class EngineHarness
         GgmlType kvType = GgmlType.F32, int context = 256)
     {
         using var model = DecoderModel.Load(ModelSources.Open(path));
+        return Logits(model, tokens, threads, maxBatch, kvType, context);
+    }
+
+    /// <summary>The same for a model already loaded (with adapters, say).</summary>
+    public static float[][] Logits(DecoderModel model, IReadOnlyList<int> tokens, int threads = 2, int maxBatch = 64,
+        GgmlType kvType = GgmlType.F32, int context = 256)
+    {
         using var pool = new WorkerPool(threads);
         using var s = new DecoderState(model.Config, model.Weights, context, maxBatch, pool, kvType, kvType);
         int V = model.Config.VocabSize;

@@ -25,9 +25,11 @@ public static class LlamaCppOracle
     };
 
     /// <summary>Logits of every position after decoding <paramref name="tokens"/> in one batch: (T, V).</summary>
-    /// <summary>With kvType, the KV cache in that type (F32 by default); quantized values need flash attention.</summary>
+    /// <summary>With kvType, the KV cache in that type (F32 by default); quantized values need flash attention.
+    /// With loraPath, that GGUF LoRA adapter applied at loraScale (llama_adapter_lora_init +
+    /// llama_set_adapter_lora, through LLamaSharp's LoadLoraFromFile / SetLoraAdapters).</summary>
     public static float[][] Logits(string path, IReadOnlyList<int> tokens, int context = 256,
-        GGMLType kvType = GGMLType.GGML_TYPE_F32, bool flashAttention = false)
+        GGMLType kvType = GGMLType.GGML_TYPE_F32, bool flashAttention = false, string? loraPath = null, float loraScale = 1f)
     {
         lock (Gate)
         {
@@ -35,6 +37,8 @@ public static class LlamaCppOracle
             var p = Params(path, context, kvType, flashAttention);
             using var weights = LLamaWeights.LoadFromFile(p);
             using var ctx = weights.CreateContext(p);
+            if (loraPath is not null)
+                ctx.NativeHandle.SetLoraAdapters([(weights.NativeHandle.LoadLoraFromFile(loraPath), loraScale)]);
             var batch = new LLamaBatch();
             for (int i = 0; i < tokens.Count; i++) batch.Add(tokens[i], i, LLamaSeqId.Zero, true);
             var rc = ctx.NativeHandle.Decode(batch);

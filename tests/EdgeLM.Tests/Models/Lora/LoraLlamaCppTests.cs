@@ -5,9 +5,6 @@ using EdgeLM.Models;
 using EdgeLM.Models.Lora;
 using EdgeLM.Tensors;
 using EdgeLM.Tests.Support;
-using LLama;
-using LLama.Common;
-using LLama.Native;
 using Xunit.Abstractions;
 
 namespace EdgeLM.Tests.Models.Lora;
@@ -18,7 +15,6 @@ public class LoraLlamaCppTests(ITestOutputHelper output)
     /// (as in LlamaCppParityTests).</summary>
     const float F32RelativeTolerance = 1e-4f;
 
-    static readonly Lock Gate = new();
     static readonly int[] Prompt = [RandomModel.Bos, 300, 265, 270, 310, 259, 299, 280, 281, 300, 301, 302, 263, 264];
 
     [Theory]
@@ -67,34 +63,6 @@ public class LoraLlamaCppTests(ITestOutputHelper output)
         Assert.True(max <= QuantizedRelativeTolerance * range, $"{arch} {type}: max |diff| {max} at position {pos}, token {idx} (scale {range})");
     }
 
-    static float[][] Logits(string model, string adapter, float scale, IReadOnlyList<int> tokens)
-    {
-        lock (Gate)
-        {
-            NativeApi.llama_empty_call();
-            var p = new ModelParams(model)
-            {
-                ContextSize = 256,
-                BatchSize = 256,
-                UBatchSize = 256,
-                Threads = 2,
-                GpuLayerCount = 0,
-                TypeK = GGMLType.GGML_TYPE_F32,
-                TypeV = GGMLType.GGML_TYPE_F32,
-                FlashAttention = false,
-                LoadMode = LLamaLoadMode.MemoryMap,
-            };
-            using var weights = LLamaWeights.LoadFromFile(p);
-            var lora = weights.NativeHandle.LoadLoraFromFile(adapter);
-            using var ctx = weights.CreateContext(p);
-            ctx.NativeHandle.SetLoraAdapters([(lora, scale)]);
-            var batch = new LLamaBatch();
-            for (int i = 0; i < tokens.Count; i++) batch.Add(tokens[i], i, LLamaSeqId.Zero, true);
-            var rc = ctx.NativeHandle.Decode(batch);
-            if (rc != DecodeResult.Ok) throw new InvalidOperationException($"llama.cpp decode failed: {rc}");
-            var result = new float[tokens.Count][];
-            for (int i = 0; i < tokens.Count; i++) result[i] = ctx.NativeHandle.GetLogitsIth(i).ToArray();
-            return result;
-        }
-    }
+    static float[][] Logits(string model, string adapter, float scale, IReadOnlyList<int> tokens) =>
+        LlamaCppOracle.Logits(model, tokens, loraPath: adapter, loraScale: scale);
 }

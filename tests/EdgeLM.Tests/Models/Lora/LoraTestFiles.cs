@@ -124,22 +124,8 @@ public static class LoraTestFiles
         return Logits(model, tokens, maxBatch);
     }
 
-    public static float[][] Logits(DecoderModel model, IReadOnlyList<int> tokens, int maxBatch = 64)
-    {
-        using var pool = new WorkerPool(2);
-        using var s = new DecoderState(model.Config, model.Weights, 256, maxBatch, pool, GgmlType.F32, GgmlType.F32); // as the oracle keeps it
-        int V = model.Config.VocabSize;
-        var all = new float[maxBatch * V];
-        var result = new List<float[]>();
-        var ids = tokens.ToArray();
-        for (int i = 0; i < ids.Length; i += maxBatch)
-        {
-            int T = Math.Min(maxBatch, ids.Length - i);
-            model.Forward(s, ids.AsSpan(i, T), all);
-            for (int t = 0; t < T; t++) result.Add(all.AsSpan(t * V, V).ToArray());
-        }
-        return [.. result];
-    }
+    public static float[][] Logits(DecoderModel model, IReadOnlyList<int> tokens, int maxBatch = 64) =>
+        EngineHarness.Logits(model, tokens, maxBatch: maxBatch);
 
     public static ScaledLora[] One(LoraAdapter a, float scale = 1f, string path = "test-adapter") => [new ScaledLora(a, scale, path)];
 }

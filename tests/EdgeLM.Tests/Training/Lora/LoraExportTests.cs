@@ -6,6 +6,7 @@ using EdgeLM.Formats.Gguf;
 using EdgeLM.Formats.HuggingFace;
 using EdgeLM.Formats.Safetensors;
 using EdgeLM.Models.Lora;
+using EdgeLM.Tests.Support;
 using EdgeLM.Training;
 using EdgeLM.Training.Lora;
 
@@ -31,8 +32,8 @@ public class LoraExportTests(PoemsFixture f)
         merged.Forward(inputs, default, default);
         int V = ByteDataset.VocabSize;
         var expected = Enumerable.Range(0, PoemsFixture.T).Select(t => merged.Logits.Slice(t * V, V).ToArray()).ToArray();
-        var withAdapter = LlamaCppLora.Logits(f.BasePath, adapterPath, inputs);
-        var without = LlamaCppLora.Logits(f.BasePath, null, inputs);
+        var withAdapter = LlamaCppOracle.Logits(f.BasePath, inputs, context: 128, loraPath: adapterPath);
+        var without = LlamaCppOracle.Logits(f.BasePath, inputs, context: 128);
         var (max, pos, idx, scale) = Models.EngineHarness.Compare(expected, withAdapter);
         var (effect, _, _, _) = Models.EngineHarness.Compare(expected, without);
         Console.WriteLine($"llama.cpp + adapter vs merged: max |Δ| {max:E2} at position {pos}, logit {idx} (scale {scale:F1}); without the adapter {effect:F2}");
