@@ -83,27 +83,7 @@ public sealed partial record TokenizerData
             throw new InvalidModelFileException(path, "no pieces found; not a SentencePiece model");
         if (modelType is not (1 or 2))
             throw new InvalidModelFileException(path, $"trainer_spec.model_type {modelType} is not supported (UNIGRAM = 1 or BPE = 2)");
-        if (modelType == 1)
-        {
-            // A Unigram model becomes llama.cpp's "t5" (UGM) vocabulary, with T5's add_eos default.
-            return new TokenizerData
-            {
-                Model = "t5",
-                Tokens = [.. tokens],
-                Scores = [.. scores],
-                Types = [.. types],
-                UnkId = unk,
-                BosId = bos,
-                EosId = eos,
-                PadId = pad,
-                AddBos = false,
-                AddEos = true,
-                AddSpacePrefix = addDummyPrefix,
-                RemoveExtraWhitespaces = removeExtraWhitespaces,
-                PrecompiledCharsmap = charsmap is { Length: > 0 } ? charsmap : null,
-            }.Validate(path);
-        }
-        return new TokenizerData
+        var data = new TokenizerData
         {
             Model = "llama",
             Tokens = [.. tokens],
@@ -115,7 +95,18 @@ public sealed partial record TokenizerData
             PadId = pad,
             AddBos = true,
             AddSpacePrefix = addDummyPrefix,
-        }.Validate(path);
+        };
+        // A Unigram model becomes llama.cpp's "t5" (UGM) vocabulary, with T5's add_eos default.
+        if (modelType == 1)
+            data = data with
+            {
+                Model = "t5",
+                AddBos = false,
+                AddEos = true,
+                RemoveExtraWhitespaces = removeExtraWhitespaces,
+                PrecompiledCharsmap = charsmap is { Length: > 0 } ? charsmap : null,
+            };
+        return data.Validate(path);
     }
 
     /// <summary>

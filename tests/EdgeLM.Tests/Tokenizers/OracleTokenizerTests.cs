@@ -14,9 +14,7 @@ namespace EdgeLM.Tests.Tokenizers;
 
 public sealed class OracleTokenizerTests(ITestOutputHelper output) : IDisposable
 {
-    // A few hundred per vocabulary keeps CI quick; EDGELM_TOKENIZER_FUZZ=10000 runs the long parity check.
-    static readonly int StringsPerVocab =
-        int.TryParse(Environment.GetEnvironmentVariable("EDGELM_TOKENIZER_FUZZ"), out int n) && n > 0 ? n : 300;
+    static int StringsPerVocab => RandomText.StringsPerVocab;
     readonly TempDir _tmp = new();
 
     public void Dispose() => _tmp.Dispose();

@@ -10,6 +10,11 @@ namespace EdgeLM.Tests.Tokenizers;
 
 internal static class RandomText
 {
+    /// <summary>Random strings per vocabulary in the parity tests: a few hundred keeps CI quick;
+    /// EDGELM_TOKENIZER_FUZZ=10000 runs the long check.</summary>
+    public static readonly int StringsPerVocab =
+        int.TryParse(Environment.GetEnvironmentVariable("EDGELM_TOKENIZER_FUZZ"), out int n) && n > 0 ? n : 300;
+
     static readonly string[] Words =
     [
         "the", "Hello", "world", "don't", "I'M", "we'll", "they've", "it's", "'re", "'D", "naïve", "café", "Ünïcödé",

@@ -15,8 +15,7 @@ namespace EdgeLM.Tests.Tokenizers;
 
 public sealed class WordPieceUnigramTests(ITestOutputHelper output) : IDisposable
 {
-    static readonly int StringsPerVocab =
-        int.TryParse(Environment.GetEnvironmentVariable("EDGELM_TOKENIZER_FUZZ"), out int n) && n > 0 ? n : 300;
+    static int StringsPerVocab => RandomText.StringsPerVocab;
     readonly TempDir _tmp = new();
 
     public void Dispose() => _tmp.Dispose();
