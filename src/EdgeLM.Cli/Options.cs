@@ -52,11 +52,7 @@ public sealed class SessionFlags
     public Option<int> Batch { get; } = new("--batch", "-b") { Description = "tokens per forward pass when reading a prompt", DefaultValueFactory = _ => 64 };
     public Option<string?> Tokenizer { get; } = new("--tokenizer") { Description = "tokenizer file to use instead of the model's own" };
     public CacheFlags Cache { get; } = new();
-    public Option<string[]> Lora { get; } = new("--lora")
-    {
-        Description = "apply a LoRA adapter without merging: ADAPTER[:SCALE], a GGUF adapter or a PEFT folder, scale 1 by default (repeatable)",
-        AllowMultipleArgumentsPerToken = false,
-    };
+    public LoraFlag Lora { get; } = new();
 
     public void AddTo(Command c)
     {
@@ -65,13 +61,13 @@ public sealed class SessionFlags
         c.Options.Add(Batch);
         c.Options.Add(Tokenizer);
         Cache.AddTo(c);
-        c.Options.Add(Lora);
+        Lora.AddTo(c);
     }
 
     public LoadOptions Load(ParseResult r) => new()
     {
         TokenizerPath = r.GetValue(Tokenizer),
-        Adapters = [.. (r.GetValue(Lora) ?? []).Select(EdgeLM.Models.Lora.LoraRequest.Parse)],
+        Adapters = Lora.Read(r),
     };
 
     public SessionOptions Session(ParseResult r) => new()
@@ -82,6 +78,21 @@ public sealed class SessionFlags
         KeyCacheType = Cache.Keys(r),
         ValueCacheType = Cache.Values(r),
     };
+}
+
+/// <summary>llama.cpp's --lora ADAPTER[:SCALE] (repeatable): adapters applied without merging.</summary>
+public sealed class LoraFlag
+{
+    public Option<string[]> Option { get; } = new("--lora")
+    {
+        Description = "apply a LoRA adapter without merging: ADAPTER[:SCALE], a GGUF adapter or a PEFT folder, scale 1 by default (repeatable)",
+        AllowMultipleArgumentsPerToken = false,
+    };
+
+    public void AddTo(Command c) => c.Options.Add(Option);
+
+    public EdgeLM.Models.Lora.LoraRequest[] Read(ParseResult r) =>
+        [.. (r.GetValue(Option) ?? []).Select(EdgeLM.Models.Lora.LoraRequest.Parse)];
 }
 
 /// <summary>llama.cpp's --cache-type-k / --cache-type-v (-ctk / -ctv): the KV cache's types.</summary>

@@ -1,4 +1,4 @@
-// edgelm perplexity MODEL TEXTFILE [--ctx N] [--json] [-ctk T -ctv T]: llama.cpp's perplexity method (non-overlapping
+// edgelm perplexity MODEL TEXTFILE [--ctx N] [--json] [-ctk T -ctv T] [--lora ADAPTER[:SCALE]]: llama.cpp's perplexity method (non-overlapping
 // chunks of --ctx tokens, BOS first, the second half of each chunk scored), so figures compare.
 using System.CommandLine;
 using System.Text.Json.Nodes;
@@ -18,18 +18,20 @@ public static class PerplexityCommand
         var batch = new Option<int>("--batch", "-b") { Description = "tokens per forward pass", DefaultValueFactory = _ => 64 };
         var tokenizer = new Option<string?>("--tokenizer") { Description = "tokenizer file to use instead of the model's own" };
         var cache = new CacheFlags();
+        var lora = new LoraFlag();
         var command = new Command("perplexity", "Score a text file the way llama.cpp's perplexity tool does") { model, file, ctx, json, threads, batch, tokenizer };
         cache.AddTo(command);
+        lora.AddTo(command);
         command.SetAction((r, ct) => Commands.Guard(() => Task.FromResult(Run(r.GetValue(model)!, r.GetValue(file)!, r.GetValue(ctx),
             r.GetValue(json), new SessionOptions { Threads = r.GetValue(threads), BatchSize = r.GetValue(batch), KeyCacheType = cache.Keys(r), ValueCacheType = cache.Values(r) },
-            r.GetValue(tokenizer), ct))));
+            new LoadOptions { TokenizerPath = r.GetValue(tokenizer), Adapters = lora.Read(r) }, ct))));
         return command;
     }
 
-    static int Run(string path, string textFile, int ctx, bool json, SessionOptions options, string? tokenizer, CancellationToken ct)
+    static int Run(string path, string textFile, int ctx, bool json, SessionOptions options, LoadOptions load, CancellationToken ct)
     {
         string text = Commands.ReadUtf8(textFile);
-        using var model = LanguageModel.Load(path, new LoadOptions { TokenizerPath = tokenizer });
+        using var model = LanguageModel.Load(path, load);
         var tok = model.Tokenizer;
         // llama.cpp tokenizes the whole text once, with BOS when the vocabulary asks for it.
         var tokens = tok.Encode(text, addBos: tok.AddBos && tok.BosId >= 0, parseSpecial: false);

@@ -2,6 +2,7 @@
 // largest value at the last prompt token, and the five tokens the output head would predict from it
 // (logit lens). With --compare, the same prompt through a second model (say, a quantized copy) and
 // the first layer where the two hidden states part by more than --tolerance (relative RMS difference).
+// --lora applies adapters to MODEL only, so `trace BASE --lora A --compare BASE` shows where an adapter acts.
 using System.CommandLine;
 using System.Text.Json;
 using System.Text.Json.Nodes;
@@ -29,9 +30,12 @@ public static class TraceCommand
         var tolerance = new Option<double>("--tolerance") { Description = "relative RMS difference at which two models are said to part", DefaultValueFactory = _ => 0.05 };
         var top = new Option<int>("--top") { Description = "tokens shown per layer", DefaultValueFactory = _ => 5 };
         var threads = new Option<int?>("--threads", "-t") { Description = "worker threads" };
+        var lora = new LoraFlag();
+        lora.Option.Description = "apply a LoRA adapter to MODEL (not to --compare): ADAPTER[:SCALE], repeatable";
         var command = new Command("trace", "Show what a model computes layer by layer (logit lens), or where two models part") { model, prompt, json, compare, tolerance, top, threads };
+        lora.AddTo(command);
         command.SetAction(r => Commands.Guard(() => Run(r.GetValue(model)!, r.GetValue(prompt)!, r.GetValue(json), r.GetValue(compare),
-            r.GetValue(tolerance), r.GetValue(top), r.GetValue(threads))));
+            r.GetValue(tolerance), r.GetValue(top), r.GetValue(threads), lora.Read(r))));
         return command;
     }
 
@@ -60,9 +64,10 @@ public static class TraceCommand
         return (rec.Layers, traces);
     }
 
-    static int Run(string path, string prompt, bool json, string? comparePath, double tolerance, int top, int? threads)
+    static int Run(string path, string prompt, bool json, string? comparePath, double tolerance, int top, int? threads,
+        EdgeLM.Models.Lora.LoraRequest[] adapters)
     {
-        using var model = LanguageModel.Load(path);
+        using var model = LanguageModel.Load(path, new LoadOptions { Adapters = adapters });
         var tok = model.Tokenizer;
         var ids = tok.Encode(prompt, addBos: tok.AddBos && tok.BosId >= 0, parseSpecial: true);
         if (ids.Length == 0) throw new ArgumentException("the prompt is empty after tokenization");
@@ -89,6 +94,7 @@ public static class TraceCommand
             var o = new JsonObject
             {
                 ["model"] = path,
+                ["lora"] = new JsonArray(adapters.Select(a => (JsonNode?)new JsonObject { ["path"] = a.Path, ["scale"] = a.Scale }).ToArray()),
                 ["tokens"] = new JsonArray(ids.Select(i => (JsonNode?)i).ToArray()),
                 ["layers"] = new JsonArray(trace.Select(t => (JsonNode?)new JsonObject
                 {
