@@ -188,15 +188,24 @@ public sealed partial class Tokenizer
         return [.. list];
     }
 
-    bool[] RStripFlags()
+    bool[] RStripFlags() => RStripFlags(Data);
+
+    /// <summary>llama.cpp's per-token RSTRIP attribute: only Phi-3 (by general.name) sets it, on every
+    /// control, user-defined and unknown token and on "&lt;/s&gt;", except "&lt;unk&gt;", "&lt;s&gt;" and
+    /// "&lt;|endoftext|&gt;". Whitespace after such a token in the text is dropped. TokenizerJson writes it
+    /// as the added token's rstrip, so Hugging Face strips alike.</summary>
+    internal static bool[] RStripFlags(TokenizerData data)
     {
-        var r = new bool[_texts.Length];
-        string name = (Data.ModelName ?? "").ToLowerInvariant();
+        var r = new bool[data.VocabSize];
+        string name = (data.ModelName ?? "").ToLowerInvariant();
         if (!name.Contains("phi-3", StringComparison.Ordinal) && !name.Contains("phi3", StringComparison.Ordinal)) return r;
-        foreach (int id in _specials) r[id] = true;
-        if (_ids.TryGetValue("</s>", out int eos)) r[eos] = true;
+        for (int i = 0; i < r.Length; i++)
+            r[i] = data.Types[i] is TokenType.Control or TokenType.UserDefined or TokenType.Unknown || data.Tokens[i] == "</s>";
         foreach (string t in (string[])["<unk>", "<s>", "<|endoftext|>"])
-            if (_ids.TryGetValue(t, out int id)) r[id] = false;
+        {
+            int id = Array.IndexOf(data.Tokens, t);
+            if (id >= 0) r[id] = false;
+        }
         return r;
     }
 

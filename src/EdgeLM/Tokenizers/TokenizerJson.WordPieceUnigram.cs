@@ -3,7 +3,7 @@
 // BERT's ("▁play" → "play", "ing" → "##ing"); the normalizer is BertNormalizer (lowercase, which
 // llama.cpp always applies) and [CLS] … [SEP] the post-processor. Unigram keeps [piece, score]
 // pairs, the precompiled charsmap (base64, as the Precompiled normalizer holds it), a " {2,}" → " "
-// collapse for remove_extra_whitespaces, and a Metaspace pre-tokenizer/decoder for the '▁' prefix.
+// collapse and a Strip for remove_extra_whitespaces, and a Metaspace pre-tokenizer/decoder for the '▁' prefix.
 using System.Text.Json;
 
 namespace EdgeLM.Tokenizers;
@@ -38,7 +38,9 @@ public static partial class TokenizerJson
         j.WriteString("type", "WordPiece");
         j.WriteString("unk_token", BertPiece(data.Tokens[data.UnkId]));
         j.WriteString("continuing_subword_prefix", "##");
-        j.WriteNumber("max_input_chars_per_word", 100);
+        // llama.cpp (and EdgeLM) cut words of any length; BERT's 100 would make Hugging Face give [UNK]
+        // for longer ones, so the written limit is one no text reaches.
+        j.WriteNumber("max_input_chars_per_word", 1_000_000_000);
         j.WriteStartObject("vocab");
         for (int i = 0; i < data.VocabSize; i++) j.WriteNumber(BertPiece(data.Tokens[i]), i);
         j.WriteEndObject();
@@ -91,6 +93,13 @@ public static partial class TokenizerJson
             j.WriteString("Regex", " {2,}");
             j.WriteEndObject();
             j.WriteString("content", " ");
+            j.WriteEndObject();
+            // SentencePiece's remove_extra_whitespaces also drops leading and trailing spaces (of each
+            // piece of text between special tokens, as llama.cpp's UGM does).
+            j.WriteStartObject();
+            j.WriteString("type", "Strip");
+            j.WriteBoolean("strip_left", true);
+            j.WriteBoolean("strip_right", true);
             j.WriteEndObject();
         }
         j.WriteEndArray();

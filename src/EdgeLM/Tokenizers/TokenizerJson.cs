@@ -62,6 +62,7 @@ public static partial class TokenizerJson
 
     static void AddedTokens(Utf8JsonWriter j, TokenizerData data)
     {
+        bool[] rstrip = Tokenizer.RStripFlags(data);
         j.WriteStartArray("added_tokens");
         for (int i = 0; i < data.VocabSize; i++)
         {
@@ -71,7 +72,7 @@ public static partial class TokenizerJson
             j.WriteString("content", Content(data, i));
             j.WriteBoolean("single_word", false);
             j.WriteBoolean("lstrip", false);
-            j.WriteBoolean("rstrip", false);
+            j.WriteBoolean("rstrip", rstrip[i]);
             j.WriteBoolean("normalized", false);
             j.WriteBoolean("special", data.Types[i] != TokenType.UserDefined);
             j.WriteEndObject();
@@ -83,9 +84,9 @@ public static partial class TokenizerJson
 
     static void ByteLevelBody(Utf8JsonWriter j, TokenizerData data)
     {
-        j.WriteStartObject("normalizer");
-        j.WriteString("type", "NFC");
-        j.WriteEndObject();
+        // No normalizer: llama.cpp (and so EdgeLM) encodes byte-level BPE text as it is, so an NFC
+        // normalizer here would make Hugging Face split non-NFC text differently from the GGUF.
+        j.WriteNull("normalizer");
         ByteLevelPreTokenizer(j, data.Pre);
         ByteLevel(j, "post_processor", addPrefixSpace: false, trimOffsets: false, useRegex: false);
         ByteLevel(j, "decoder", addPrefixSpace: true, trimOffsets: true, useRegex: true);
@@ -199,6 +200,7 @@ public static partial class TokenizerJson
                 "t5" => "T5TokenizerFast",
                 _ => "PreTrainedTokenizerFast",
             });
+            bool[] rstrip = Tokenizer.RStripFlags(data);
             j.WriteStartObject("added_tokens_decoder");
             for (int i = 0; i < data.VocabSize; i++)
             {
@@ -207,7 +209,7 @@ public static partial class TokenizerJson
                 j.WriteString("content", Content(data, i));
                 j.WriteBoolean("lstrip", false);
                 j.WriteBoolean("normalized", false);
-                j.WriteBoolean("rstrip", false);
+                j.WriteBoolean("rstrip", rstrip[i]);
                 j.WriteBoolean("single_word", false);
                 j.WriteBoolean("special", data.Types[i] != TokenType.UserDefined);
                 j.WriteEndObject();

@@ -1,7 +1,7 @@
 // The text a tokenizer is trained on: plain text files, folders of them (recursively), JSONL files
 // whose lines are objects with a "text" field, and JSON arrays of poems with "paragraphs" (the
-// chinese-poetry layout; paragraphs joined with '\n'). Each document is NFC-normalized, as the
-// trained tokenizer.json's NFC normalizer will do at encoding time. Not a streaming reader: the
+// chinese-poetry layout; paragraphs joined with '\n'). Each document is NFC-normalized, so one text
+// in two spellings counts once (encoding does not normalize, as llama.cpp does not). Not a streaming reader: the
 // whole corpus is held in memory (fine for the tens of megabytes this trainer targets).
 using System.Text;
 using System.Text.Json;
