@@ -3,7 +3,8 @@
 // higher taken), tokens/s of full training steps (forward, backward, AdamW) of a ~10M and a ~50M
 // llama on byte tokens, MFU = 6 · parameters · tokens/s ÷ peak, where a step's time goes (the
 // matrix multiplies, attention, the rest), and the Gemm against the earlier dot / axpy kernels
-// (Linear.UseDotAxpy) on the same shapes and whole steps, as ratios. Not a test: nothing here asserts a time.
+// (Linear.UseDotAxpy) on the same shapes and whole steps, as ratios, and what BF16 copies of the
+// weights would change in the products that read them. Not a test: nothing here asserts a time.
 // On a shared machine wall time measures the share of the CPUs we were given as much as our code, so
 // every figure is also taken in process CPU time (clock_gettime(CLOCK_PROCESS_CPUTIME_ID), all our
 // threads, spinning included): MFU (CPU) = 6 · parameters · tokens ÷ (CPU seconds × peak FLOPs per
@@ -144,11 +145,44 @@ public static unsafe class TrainBench
                 s = Min(s, TimeLinear(N, cin, cout, single, useGemm: true));
             }
             double flops = 2.0 * N * cin * cout;
+            var (f32, bf16) = TimeBf16Weights(N, cin, cout, pool);
+            o.WriteLine($"N={N} C={cin} OC={cout}, weights as BF16 (widened while packing) ÷ F32, forward + input gradient time: " +
+                $"{bf16 / f32:F3} ({2 * flops / f32 / 1e9:F1} vs {2 * flops / bf16 / 1e9:F1} GFLOP per CPU-second)");
             o.WriteLine($"N={N} C={cin} OC={cout}, GFLOP per CPU-second: Gemm fwd {flops / g.Forward / 1e9:F1} / bwd {2 * flops / g.Backward / 1e9:F1} " +
                 $"(1 thread {flops / s.Forward / 1e9:F1} / {2 * flops / s.Backward / 1e9:F1}); " +
                 $"dot-axpy fwd {flops / d.Forward / 1e9:F1} / bwd {2 * flops / d.Backward / 1e9:F1}; " +
                 $"Gemm ÷ dot-axpy time: fwd {g.Forward / d.Forward:F2}, bwd {g.Backward / d.Backward:F2}");
         }
+    }
+
+    /// <summary>CPU seconds of y = x·Wᵀ plus dx = dy·W (the two products that read the weights) with W in
+    /// F32 and in BF16, alternated, best of 3 each: what keeping BF16 copies of the weights would save.</summary>
+    static unsafe (double F32, double Bf16) TimeBf16Weights(int N, int C, int OC, WorkerPool pool)
+    {
+        var rng = new Random(5);
+        float[] x = Fill(rng, N * C), w = Fill(rng, OC * C), y = new float[N * OC], dx = new float[N * C];
+        var w16 = new ushort[w.Length];
+        for (int i = 0; i < w.Length; i++) w16[i] = (ushort)(BitConverter.SingleToInt32Bits(w[i]) >>> 16);
+        double f32 = double.MaxValue, bf16 = double.MaxValue;
+        fixed (float* px = x) fixed (float* pw = w) fixed (float* py = y) fixed (float* pdx = dx) fixed (ushort* p16 = w16)
+        {
+            float* ax = px, aw = pw, ay = py, adx = pdx;
+            ushort* a16 = p16;
+            for (int r = 0; r < 3; r++)
+            {
+                f32 = Math.Min(f32, Best(() =>
+                {
+                    Gemm.Multiply(ay, OC, ax, C, 1, aw, 1, C, N, OC, C, accumulate: false, pool);
+                    Gemm.Multiply(adx, C, ay, OC, 1, aw, C, 1, N, C, OC, accumulate: false, pool);
+                }));
+                bf16 = Math.Min(bf16, Best(() =>
+                {
+                    Gemm.MultiplyBf16B(ay, OC, ax, C, 1, a16, 1, C, N, OC, C, accumulate: false, pool);
+                    Gemm.MultiplyBf16B(adx, C, ay, OC, 1, a16, C, 1, N, C, OC, accumulate: false, pool);
+                }));
+            }
+        }
+        return (f32, bf16);
     }
 
     static (double, double, double) Min((double F, double B, double T) x, (double F, double B, double T) y) =>

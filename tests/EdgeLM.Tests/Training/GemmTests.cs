@@ -80,6 +80,34 @@ public unsafe class GemmTests
         }
     }
 
+    [Fact]
+    public void Bf16_b_gives_the_bits_of_the_f32_path_on_the_widened_values()
+    {
+        using var pool = new WorkerPool(2);
+        var rng = new Random(13);
+        foreach (var (M, N, K, bT) in new[] { (97, 33, 300, true), (7, 130, 129, false), (1, 17, 7, true) })
+        {
+            var a = GradCheck.Randn(rng, M * K);
+            var b16 = new ushort[K * N];
+            var b32 = new float[K * N];
+            for (int i = 0; i < b16.Length; i++)
+            {
+                b16[i] = (ushort)(BitConverter.SingleToInt32Bits(GradCheck.Randn(rng, 1)[0]) >>> 16);
+                b32[i] = BitConverter.Int32BitsToSingle(b16[i] << 16);
+            }
+            var c16 = GradCheck.Randn(rng, M * N);
+            var c32 = (float[])c16.Clone();
+            long bRow = bT ? 1 : N, bCol = bT ? K : 1;
+            fixed (float* pa = a) fixed (ushort* p16 = b16) fixed (float* p32 = b32) fixed (float* o16 = c16) fixed (float* o32 = c32)
+            {
+                Gemm.MultiplyBf16B(o16, N, pa, K, 1, p16, bRow, bCol, M, N, K, accumulate: true, pool);
+                Gemm.Multiply(o32, N, pa, K, 1, p32, bRow, bCol, M, N, K, accumulate: true, pool);
+            }
+            for (int i = 0; i < c16.Length; i++)
+                Assert.Equal(BitConverter.SingleToInt32Bits(c32[i]), BitConverter.SingleToInt32Bits(c16[i]));
+        }
+    }
+
     static float Check(float[] actual, float[] expected, float tol, string what)
     {
         float max = 0;

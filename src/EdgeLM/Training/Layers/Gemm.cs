@@ -64,6 +64,29 @@ public static unsafe class Gemm
         }
     }
 
+    /// <summary>As <see cref="Multiply(float*, long, float*, long, long, float*, long, long, int, int, int, bool, WorkerPool?)"/>
+    /// with B stored as bfloat16 (weights kept in BF16 beside F32 masters): B is widened to F32 while it is
+    /// packed, so the micro-kernel and every result's summation order are the F32 path's on the widened values.</summary>
+    public static void MultiplyBf16B(float* c, long ldc, float* a, long aRow, long aCol, ushort* b, long bRow, long bCol,
+        int M, int N, int K, bool accumulate, WorkerPool? pool)
+    {
+        if (M <= 0 || N <= 0 || K <= 0)
+        {
+            Multiply(c, ldc, a, aRow, aCol, null, bRow, bCol, M, N, Math.Max(K, 0), accumulate, pool, BestTier);
+            return;
+        }
+        var job = t_job ??= new GemmJob();
+        job.Set(BestTier, c, ldc, a, aRow, aCol, null, bRow, bCol, M, N, K, accumulate);
+        job.SetBf16(b);
+        for (int phase = 0; phase < 2; phase++)
+        {
+            job.Begin(packing: phase == 0);
+            if (pool is null) job.Execute(0, 1);
+            else pool.For(pool.ThreadCount, 1, job);
+        }
+        job.SetBf16(null);
+    }
+
     /// <summary>The plain triple loop over the same operands, in k order: the oracle of the tiers.</summary>
     public static void MultiplyReference(float* c, long ldc, float* a, long aRow, long aCol, float* b, long bRow, long bCol,
         int M, int N, int K, bool accumulate)
@@ -92,6 +115,7 @@ sealed unsafe class GemmJob : IParallelJob
     float[] _packed = [];
     GemmTier _tier;
     float* _c, _a, _b;
+    ushort* _b16; // when set, B is bfloat16 and _b is unused
     long _ldc, _aRow, _aCol, _bRow, _bCol;
     int _m, _n, _k, _nr, _kc, _rowBlocks, _colBlocks;
     bool _accumulate;
@@ -101,6 +125,8 @@ sealed unsafe class GemmJob : IParallelJob
 
     public int Panels { get; private set; }
     public int Tiles => _rowBlocks * _colBlocks;
+
+    public void SetBf16(ushort* b) => _b16 = b;
 
     public void Begin(bool packing)
     {
@@ -143,7 +169,21 @@ sealed unsafe class GemmJob : IParallelJob
     {
         int NR = _nr, K = _k, n0 = panel * NR, cols = Math.Min(NR, _n - n0);
         if (cols < NR) new Span<float>(dst, K * NR).Clear();
-        if (_bCol == 1)
+        if (_b16 is not null)
+        {
+            // bfloat16 is the top half of a float: widening is a shift, exact. Read along memory.
+            if (_bRow == 1)
+                for (int j = 0; j < cols; j++)
+                {
+                    ushort* src = _b16 + (n0 + j) * _bCol;
+                    for (int k = 0; k < K; k++) dst[k * NR + j] = BitConverter.Int32BitsToSingle(src[k] << 16);
+                }
+            else
+                for (int k = 0; k < K; k++)
+                    for (int j = 0; j < cols; j++)
+                        dst[k * NR + j] = BitConverter.Int32BitsToSingle(_b16[k * _bRow + (n0 + j) * _bCol] << 16);
+        }
+        else if (_bCol == 1)
         {
             for (int k = 0; k < K; k++)
                 new ReadOnlySpan<float>(_b + k * _bRow + n0, cols).CopyTo(new Span<float>(dst + k * NR, cols));
