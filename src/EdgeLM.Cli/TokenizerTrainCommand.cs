@@ -1,5 +1,5 @@
 // edgelm tokenizer train FILES... --vocab N --out DIR [--min-frequency F] [--special TOKEN]...
-// [--pre qwen2|llama-bpe|gpt2] [--chinese-aware [--han-weight W]] [--threads N]: trains a byte-level BPE tokenizer
+// [--pre qwen2|llama-bpe|gpt2] [--chinese-aware [--han-weight W] [--character-bonus B]] [--threads N]: trains a byte-level BPE tokenizer
 // and writes DIR/tokenizer.json, DIR/tokenizer_config.json and DIR/tokenizer.gguf. Progress goes
 // to stderr; stdout gets one summary line. Ctrl+C stops it and leaves no partial file.
 using System.CommandLine;
@@ -19,9 +19,10 @@ public static class TokenizerTrainCommand
         var special = new Option<string[]>("--special") { Description = "a special (control) token; repeat for more", AllowMultipleArgumentsPerToken = false };
         var pre = new Option<string>("--pre") { Description = "pre-tokenizer: qwen2, llama-bpe or gpt2", DefaultValueFactory = _ => "qwen2" };
         var chinese = new Option<bool>("--chinese-aware") { Description = "learn only character-aligned merges and weight Chinese pre-tokens by --han-weight" };
-        var hanWeight = new Option<double>("--han-weight") { Description = "with --chinese-aware: count weight of pre-tokens holding Han characters", DefaultValueFactory = _ => 3 };
+        var hanWeight = new Option<double>("--han-weight") { Description = "with --chinese-aware: count weight of pre-tokens holding Han characters", DefaultValueFactory = _ => 2 };
+        var bonus = new Option<double>("--character-bonus") { Description = "with --chinese-aware: rank merges that build one character as if this many times as frequent", DefaultValueFactory = _ => 1.4 };
         var threads = new Option<int>("--threads") { Description = "threads for counting (default: all cores)" };
-        var train = new Command("train", "Train a byte-level BPE tokenizer on text") { files, vocab, outDir, minFreq, special, pre, chinese, hanWeight, threads };
+        var train = new Command("train", "Train a byte-level BPE tokenizer on text") { files, vocab, outDir, minFreq, special, pre, chinese, hanWeight, bonus, threads };
         train.SetAction((r, ct) => Commands.Guard(() => Task.FromResult(Run(r.GetValue(files)!, r.GetValue(outDir)!, new BpeTrainerOptions
         {
             VocabSize = r.GetValue(vocab),
@@ -31,6 +32,7 @@ public static class TokenizerTrainCommand
             ChineseAware = r.GetValue(chinese),
             AlignToCharacters = r.GetValue(chinese),
             HanWeight = r.GetValue(hanWeight),
+            CharacterBonus = r.GetValue(bonus),
             Threads = r.GetValue(threads),
         }, ct))));
         return new Command("tokenizer", "Tokenizer tools") { train };
@@ -40,6 +42,8 @@ public static class TokenizerTrainCommand
     {
         if (!(options.HanWeight > 0) || double.IsInfinity(options.HanWeight))
             throw new ArgumentException($"--han-weight {options.HanWeight} must be a positive number");
+        if (!(options.CharacterBonus >= 1 && options.CharacterBonus <= 64))
+            throw new ArgumentException($"--character-bonus {options.CharacterBonus} must be between 1 and 64");
         if (options.VocabSize < 256 + options.SpecialTokens.Count)
             throw new ArgumentException($"--vocab {options.VocabSize} is smaller than 256 bytes + {options.SpecialTokens.Count} special tokens");
         var clock = Stopwatch.StartNew();

@@ -36,7 +36,7 @@ public static class BpeTrainer
         if (maxMerges < 0)
             throw new ArgumentException($"vocabulary size {options.VocabSize} is smaller than the 256 byte tokens plus {specials.Count} special tokens");
 
-        var state = new MergeState(counts, options.AlignToCharacters);
+        var state = new MergeState(counts, options.AlignToCharacters, options.ChineseAware ? options.CharacterBonus : 1);
         var merges = state.Learn(maxMerges, Math.Max(1, options.MinFrequency), progress, cancel);
         return Build(state.Texts, merges, options);
     }

@@ -17,19 +17,22 @@ internal sealed class MergeState
     readonly Dictionary<long, long> _pairCount = [];
     readonly Dictionary<long, List<int>> _where = [];
     readonly Dictionary<string, int> _ids = new(StringComparer.Ordinal);
-    readonly PriorityQueue<long, (long Count, long Key)> _heap = new(new ByCountThenKey());
+    readonly PriorityQueue<long, (long Score, long Key)> _heap = new(new ByCountThenKey());
     readonly HashSet<long> _touched = [];
     readonly List<byte[]> _bytes = new(1024); // each symbol's UTF-8 bytes, for the alignment rule
     readonly bool _aligned;
+    readonly long _bonus; // CharacterBonus in 1/1024ths; 1024 = off
 
     /// <summary>Symbol texts in the GPT-2 alphabet; 0..255 are the bytes.</summary>
     public List<string> Texts { get; } = new(1024);
 
     /// <param name="alignToCharacters">Never merge into a token that crosses a character boundary without
     /// starting and ending on one (CharacterAlignment.Allows).</param>
-    public MergeState(Dictionary<string, long> counts, bool alignToCharacters = false)
+    /// <param name="characterBonus">Rank pairs that build one multi-byte character as if seen this many times as often.</param>
+    public MergeState(Dictionary<string, long> counts, bool alignToCharacters = false, double characterBonus = 1)
     {
         _aligned = alignToCharacters;
+        _bonus = (long)Math.Round(Math.Clamp(characterBonus, 1, 64) * 1024);
         for (int b = 0; b < 256; b++) AddSymbol(Gpt2Bytes.ByteToChar[b].ToString(), [(byte)b]);
         int n = counts.Count;
         _syms = new int[n][];
@@ -53,7 +56,24 @@ internal sealed class MergeState
             }
             w++;
         }
-        foreach (var (k, c) in _pairCount) _heap.Enqueue(k, (c, k));
+        foreach (var (k, c) in _pairCount) _heap.Enqueue(k, (Score(k, c), k));
+    }
+
+    /// <summary>The rank of a pair: its count, times the character bonus when it builds one character.</summary>
+    long Score(long key, long count)
+    {
+        if (_bonus == 1024) return count;
+        int a = (int)(key >> 32), b = (int)key;
+        return InsideOneCharacter(_bytes[a], _bytes[b]) ? count * _bonus / 1024 : count;
+    }
+
+    static bool InsideOneCharacter(byte[] a, byte[] b)
+    {
+        int starts = 0;
+        foreach (byte x in a) if ((x & 0xC0) != 0x80) starts++;
+        foreach (byte x in b) if ((x & 0xC0) != 0x80) starts++;
+        byte first = a[0];
+        return starts == 0 || (starts == 1 && first >= 0xC0);
     }
 
     int AddSymbol(string text, byte[] bytes)
@@ -81,12 +101,16 @@ internal sealed class MergeState
         while (added < maxNewTokens && _heap.TryDequeue(out long key, out var entry))
         {
             long current = _pairCount.GetValueOrDefault(key);
-            if (current != entry.Count)
+            if (Score(key, current) != entry.Score)
             {
-                if (current > 0) _heap.Enqueue(key, (current, key));
+                if (current > 0) _heap.Enqueue(key, (Score(key, current), key));
                 continue;
             }
-            if (current < minFrequency) break;
+            if (current < minFrequency)
+            {
+                if (_bonus == 1024) break; // ranked by count: every pair left is rarer still
+                continue;
+            }
             int a = (int)(key >> 32), b = (int)key;
             // A refused pair leaves the heap; it comes back only if a merge touches it, and is refused again.
             if (_aligned && !CharacterAlignment.Allows(_bytes[a], _bytes[b])) continue;
@@ -138,7 +162,7 @@ internal sealed class MergeState
                 }
             }
         }
-        foreach (long k in _touched) _heap.Enqueue(k, (_pairCount[k], k));
+        foreach (long k in _touched) _heap.Enqueue(k, (Score(k, _pairCount[k]), k));
         if (_pairCount.GetValueOrDefault(key) <= 0) { _where.Remove(key); _pairCount.Remove(key); }
     }
 
@@ -149,9 +173,9 @@ internal sealed class MergeState
         return false;
     }
 
-    sealed class ByCountThenKey : IComparer<(long Count, long Key)>
+    sealed class ByCountThenKey : IComparer<(long Score, long Key)>
     {
-        public int Compare((long Count, long Key) x, (long Count, long Key) y) =>
-            x.Count != y.Count ? y.Count.CompareTo(x.Count) : x.Key.CompareTo(y.Key);
+        public int Compare((long Score, long Key) x, (long Score, long Key) y) =>
+            x.Score != y.Score ? y.Score.CompareTo(x.Score) : x.Key.CompareTo(y.Key);
     }
 }

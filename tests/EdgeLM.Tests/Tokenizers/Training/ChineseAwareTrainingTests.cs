@@ -129,6 +129,27 @@ public class ChineseAwareTrainingTests(ChineseAwareFixture f) : IClassFixture<Ch
     }
 
     [Fact]
+    public void CharacterBonusRanksTheMergesThatBuildACharacterFirst()
+    {
+        // "不" is E4 B8 8D: its two character-building pairs are seen 8 times, English "ab" 10 times.
+        var counts = new Dictionary<string, long> { ["ab"] = 10, ["不"] = 8 };
+        string First(double bonus) => BpeTrainer.TrainOnCounts(counts, new BpeTrainerOptions
+        {
+            VocabSize = 257,
+            ChineseAware = true,
+            AlignToCharacters = true,
+            CharacterBonus = bonus,
+        }).Merges[0];
+        Assert.Equal("a b", First(1));        // by count alone
+        // 8 × 1.4 = 11.2 > 10: a step of "不" comes first (its head E4 B8 or its tail B8 8D, GPT-2 alphabet).
+        Assert.Contains(First(1.4), (string[])["ä ¸", "¸ į"]);
+        Assert.Equal("a b", First(1.2));      // 9.6 < 10
+        // Off unless ChineseAware: the plain trainer ranks by count.
+        var plain = BpeTrainer.TrainOnCounts(counts, new BpeTrainerOptions { VocabSize = 257, CharacterBonus = 4 });
+        Assert.Equal("a b", plain.Merges[0]);
+    }
+
+    [Fact]
     public void BadHanWeightFailsWithOneClearLine()
     {
         using var dir = new TempDir();
@@ -136,5 +157,8 @@ public class ChineseAwareTrainingTests(ChineseAwareFixture f) : IClassFixture<Ch
         var r = CliRunner.Run("tokenizer", "train", dir.File("a.txt"), "--vocab", "300", "--out", dir.File("o"), "--chinese-aware", "--han-weight", "0");
         Assert.Equal(1, r.ExitCode);
         Assert.Contains("--han-weight", r.StdErr, StringComparison.Ordinal);
+        var b = CliRunner.Run("tokenizer", "train", dir.File("a.txt"), "--vocab", "300", "--out", dir.File("o"), "--chinese-aware", "--character-bonus", "0.5");
+        Assert.Equal(1, b.ExitCode);
+        Assert.Contains("--character-bonus", b.StdErr, StringComparison.Ordinal);
     }
 }
