@@ -3,7 +3,8 @@
 // otherwise start from one symbol per byte, repeatedly merge the adjacent pair of lowest merge rank
 // (leftmost on ties), and emit each symbol's token; a symbol with no token falls back to its ASCII
 // characters that are tokens (llama.cpp drops the rest). Ranks are looked up by the pair of token
-// ids, so the loop allocates nothing; the rare merge whose halves are not tokens is kept by text.
+// ids and a merge's token by its rank, so the loop allocates and hashes no text; the rare merge whose
+// halves are not tokens is kept by text.
 // Natural text repeats its words, so the ids of short pre-tokens are cached (a bounded, thread-safe
 // map looked up by span: a hit allocates nothing and skips the merge loop).
 namespace EdgeLM.Tokenizers;
@@ -13,6 +14,8 @@ internal sealed class BpeEncoder
     readonly Dictionary<string, int>.AlternateLookup<ReadOnlySpan<char>> _ids;
     readonly Dictionary<long, int> _rankByIds = new(MixedHash.Instance);
     readonly Dictionary<string, int> _rankByText = new(StringComparer.Ordinal);
+    readonly int[] _resultByRank;   // the token a merge makes (-1 when its text is not a token)
+    readonly int[] _byteIds;        // the token of each GPT-2 alphabet character (-1 when none)
     readonly bool _ignoreMerges;
     // A plain dictionary under a lock: uncontended, that costs far less than ConcurrentDictionary's
     // inserts (which the first pass over new text is full of).
@@ -26,11 +29,17 @@ internal sealed class BpeEncoder
         _ids = ids.GetAlternateLookup<ReadOnlySpan<char>>();
         _ignoreMerges = ignoreMerges;
         _cacheLookup = _cache.GetAlternateLookup<ReadOnlySpan<char>>();
+        _resultByRank = new int[merges.Length];
+        _byteIds = new int[Gpt2AlphabetEnd];
+        for (int c = 0; c < _byteIds.Length; c++)
+            _byteIds[c] = ids.TryGetValue(((char)c).ToString(), out int t) ? t : -1;
         for (int rank = 0; rank < merges.Length; rank++)
         {
             string m = merges[rank];
             int sp = m.Length > 1 ? m.IndexOf(' ', 1) : -1;
+            _resultByRank[rank] = -1;
             if (sp < 0) continue;
+            _resultByRank[rank] = ids.TryGetValue(string.Concat(m.AsSpan(0, sp), m.AsSpan(sp + 1)), out int made) ? made : -1;
             // First occurrence wins, as with llama.cpp's bpe_ranks.emplace.
             if (ids.TryGetValue(m[..sp], out int a) && ids.TryGetValue(m[(sp + 1)..], out int b))
                 _rankByIds.TryAdd(Key(a, b), rank);
@@ -40,6 +49,9 @@ internal sealed class BpeEncoder
     }
 
     static long Key(int a, int b) => ((long)a << 32) | (uint)b;
+
+    // The GPT-2 byte alphabet maps the 256 bytes into U+0021..U+0143.
+    const int Gpt2AlphabetEnd = 0x144;
 
     // long.GetHashCode is hi ^ lo: for pairs of token ids (both below ~2^18) that folds 150K merges
     // onto few, clustered buckets. A multiplicative (Fibonacci) hash spreads them.
@@ -93,7 +105,8 @@ internal sealed class BpeEncoder
             len[i] = 1;
             prev[i] = i - 1;
             next[i] = i + 1 == n ? -1 : i + 1;
-            id[i] = _ids.TryGetValue(word.Slice(i, 1), out int t) ? t : -1;
+            char c = word[i];
+            id[i] = c < Gpt2AlphabetEnd ? _byteIds[c] : _ids.TryGetValue(word.Slice(i, 1), out int t) ? t : -1;
         }
         var heap = s.Heap;
         heap.Reset(byScore: false);
@@ -109,7 +122,8 @@ internal sealed class BpeEncoder
             len[r] = 0;
             next[l] = next[r];
             if (next[r] >= 0) prev[next[r]] = l;
-            id[l] = _ids.TryGetValue(word.Slice(start[l], len[l]), out int t) ? t : -1;
+            // The merged symbol's text is the merge's own (both sides are as queued), so its token is known by rank.
+            id[l] = _resultByRank[b.Rank];
             TryAdd(word, s, prev[l], l);
             TryAdd(word, s, l, next[l]);
         }
