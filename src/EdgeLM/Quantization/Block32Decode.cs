@@ -1,0 +1,340 @@
+// Decode-shaped products (many weight rows against ONE Q8_0 activation row) of the 32-element block
+// types Q4_0, Q5_0 and Q8_0 at 512 bits with AVX-512 VBMI and GFNI. The activation row is prepared
+// once per product (Prepare): its fp16 scales as floats, its block pairs' bytes contiguous, and the
+// per-lane term each weight format needs from the activation alone (the offset 8 * sum(y) or
+// 16 * sum(y) of four elements for Q4_0 / Q5_0, -y for Q8_0's sign trick), so the row loop streams
+// weights only. Weights stay as stored (memory-mapped, no repacking): one 64-byte load covers a pair
+// of Q4_0 blocks, vpermb places each packed byte twice in activation order and one vgf2p8affineqb
+// (a per-qword bit matrix) keeps the low nibble in one copy and moves the high nibble down in the
+// other; Q5_0's fifth bit comes from vpermb of the two qh words and vpmultishiftqb (bit e of the pair
+// to bit 4 of byte e). The weight scales of eight blocks come from two loads and one word permute
+// (vpermt2w) and are widened together.
+//
+// Bit-identical to Block32Simd.Dot512 / Dot512Q4_0 (and so to Block32Multi / Block32Gemm, which the
+// tests hold to those): the same integer lane sums (exact), the same products dx * dy of exactly
+// widened scales, the same FMA order into the same two accumulators (blocks 4k, 4k+1 and 4k+2,
+// 4k+3), the same reduction and the same 256-bit tail for fewer than four blocks.
+// No load leaves the row: a step of four blocks reads [0, 64) and [end - 64, end) of its own bytes.
+// Not for Vector256 or lower (those keep Block32Simd), not for several activation rows (Block32Gemm).
+using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
+using EdgeLM.Tensors;
+
+namespace EdgeLM.Quantization;
+
+/// <summary>One weight format's decode step: four blocks, read as two pairs of two blocks.</summary>
+internal unsafe interface IDecode32
+{
+    static abstract int BlockBytes { get; }
+    /// <summary>The fp16 scales of blocks 0..3 (p) and 4..7 (p + 4 * BlockBytes) in the low 16 bits
+    /// of the 8 lanes (the high bits are ignored by the widening).</summary>
+    static abstract Vector256<uint> Scales8(byte* p);
+    static abstract Vector128<uint> Scales4(byte* p);
+    /// <summary>16 int lanes of pair `pair` (0: blocks 0, 1; 1: blocks 2, 3) of the step at p, lane j
+    /// the exact sum of elements 4j..4j+3 of weight times activation; s is the pair's prepared record.</summary>
+    static abstract Vector512<int> Pair(byte* p, int pair, byte* s);
+    /// <summary>The activation-only half of a prepared pair record (64 bytes at dst) from its bytes y.</summary>
+    static abstract void Aux(Vector512<sbyte> y, byte* dst);
+    /// <summary>The single-row dot's tail for fewer than four blocks.</summary>
+    static abstract float Tail(byte* w, byte* a, int n);
+}
+
+[SkipLocalsInit]
+internal static unsafe class Block32Decode
+{
+    const int QK = 32, YB = 34, Record = 256; // elements per block, sizeof(BlockQ8_0), bytes per prepared step
+    /// <summary>Below this many rows, preparing costs more than it saves.</summary>
+    const int MinRows = 4;
+
+    // The prepared activation row (see Prepare), one per thread, grown once and reused: no allocation
+    // per product after the first.
+    [ThreadStatic] static byte[]? t_prepared;
+
+    public static bool Supported(GgmlType type, SimdLevel level) =>
+        level == SimdLevel.Vector512 && Avx512Vbmi.IsSupported && Gfni.V512.IsSupported
+        && type is GgmlType.Q4_0 or GgmlType.Q5_0 or GgmlType.Q8_0;
+
+    /// <summary>y[r] = dot(W[r], x) for r in [0, rows), W rows rb bytes apart, x one Q8_0 row at a;
+    /// false (nothing written) where this path does not apply and the caller loops the single dot.</summary>
+    public static bool Rows(GgmlType type, SimdLevel level, byte* w, long rb, int rows, byte* a, float* y, int n)
+    {
+        int steps = n / QK / 4;
+        if (!Supported(type, level) || steps == 0 || rows < MinRows) return false;
+        int dyBytes = (16 * steps + 63) & ~63;
+        int need = dyBytes + steps * Record + 64;
+        var buf = t_prepared is { } b && b.Length >= need ? b : (t_prepared = GC.AllocateUninitializedArray<byte>(need, pinned: true));
+        fixed (byte* pb = buf)
+        {
+            // 64-byte aligned: the row loop reads the records as memory operands.
+            byte* p = (byte*)(((nint)pb + 63) & ~(nint)63);
+            switch (type)
+            {
+                case GgmlType.Q4_0: Run<Q4_0Decode>(w, rb, rows, a, p, dyBytes, y, n); break;
+                case GgmlType.Q5_0: Run<Q5_0Decode>(w, rb, rows, a, p, dyBytes, y, n); break;
+                default: Run<Q8_0Decode>(w, rb, rows, a, p, dyBytes, y, n); break;
+            }
+        }
+        return true;
+    }
+
+    static void Run<T>(byte* w, long rb, int rows, byte* a, byte* p, int dyBytes, float* y, int n) where T : IDecode32
+    {
+        Prepare<T>(a, n / QK / 4, (float*)p, p + dyBytes);
+        for (int r = 0; r < rows; r++, w += rb) y[r] = Dot<T>(w, a, (float*)p, p + dyBytes, n);
+    }
+
+    /// <summary>dy (4 * steps floats): the activation scales widened; then per step a 256-byte record:
+    /// [0, 64) bytes of blocks 4s, 4s + 1, [64, 128) of 4s + 2, 4s + 3, [128, 192) and [192, 256) the
+    /// format's activation-only terms of those two pairs (T.Aux).</summary>
+    static void Prepare<T>(byte* a, int steps, float* dy, byte* rec) where T : IDecode32
+    {
+        for (int s = 0; s < steps; s++, a += 4 * YB, rec += Record)
+        {
+            for (int j = 0; j < 4; j++) dy[4 * s + j] = QuantMath.HalfToFloat(*(ushort*)(a + j * YB));
+            for (int pair = 0; pair < 2; pair++)
+            {
+                byte* q = a + 2 * pair * YB + 2;
+                var v = Vector256.Load((sbyte*)q).ToVector512Unsafe().WithUpper(Vector256.Load((sbyte*)q + YB));
+                v.Store((sbyte*)(rec + 64 * pair));
+                T.Aux(v, rec + 128 + 64 * pair);
+            }
+        }
+    }
+
+    /// <summary>Eight blocks per iteration (one scale widening for eight), four in the last one if the
+    /// step count is odd; acc0 takes pair 0 and acc1 pair 1 of every step, as Dot512.</summary>
+    static float Dot<T>(byte* w, byte* a, float* dy, byte* rec, int n) where T : IDecode32
+    {
+        int b = T.BlockBytes, steps = n / QK / 4, k = 0;
+        var acc0 = Vector512<float>.Zero;
+        var acc1 = Vector512<float>.Zero;
+        Vector512<int> l0 = Lanes(0), l2 = Lanes(2), l4 = Lanes(4), l6 = Lanes(6);
+        for (; k + 1 < steps; k += 2, w += 8 * b, rec += 2 * Record)
+        {
+            var d = (QuantMath.HalfToFloat(T.Scales8(w)) * Vector256.Load(dy + 4 * k)).ToVector512Unsafe();
+            acc0 = Avx512F.FusedMultiplyAdd(Avx512F.ConvertToVector512Single(T.Pair(w, 0, rec)), Avx512F.PermuteVar16x32(d, l0), acc0);
+            acc1 = Avx512F.FusedMultiplyAdd(Avx512F.ConvertToVector512Single(T.Pair(w, 1, rec + 64)), Avx512F.PermuteVar16x32(d, l2), acc1);
+            acc0 = Avx512F.FusedMultiplyAdd(Avx512F.ConvertToVector512Single(T.Pair(w + 4 * b, 0, rec + Record)), Avx512F.PermuteVar16x32(d, l4), acc0);
+            acc1 = Avx512F.FusedMultiplyAdd(Avx512F.ConvertToVector512Single(T.Pair(w + 4 * b, 1, rec + Record + 64)), Avx512F.PermuteVar16x32(d, l6), acc1);
+        }
+        if (k < steps)
+        {
+            var d = (QuantMath.HalfToFloat(T.Scales4(w)) * Vector128.Load(dy + 4 * k)).ToVector256Unsafe().ToVector512Unsafe();
+            acc0 = Avx512F.FusedMultiplyAdd(Avx512F.ConvertToVector512Single(T.Pair(w, 0, rec)), Avx512F.PermuteVar16x32(d, l0), acc0);
+            acc1 = Avx512F.FusedMultiplyAdd(Avx512F.ConvertToVector512Single(T.Pair(w, 1, rec + 64)), Avx512F.PermuteVar16x32(d, l2), acc1);
+            w += 4 * b;
+        }
+        float sum = Vector512.Sum(acc0 + acc1);
+        int rest = n - 4 * QK * steps;
+        if (rest > 0) sum += T.Tail(w, a + (long)4 * steps * YB, rest);
+        return sum;
+    }
+
+    /// <summary>vpermps indices: scale s to lanes 0..7 (the pair's first block), s + 1 to 8..15.</summary>
+    static Vector512<int> Lanes(int s) => Vector512.Create(Vector256.Create(s), Vector256.Create(s + 1));
+
+    /// <summary>Unsigned weights times y, less the prepared per-lane offset term (exact in 16 and 32 bits:
+    /// |u * y| pair sums stay below 2 * 31 * 127).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal static Vector512<int> OffsetDot(Vector512<byte> u, byte* s) =>
+        Avx512BW.MultiplyAddAdjacent(Avx512BW.MultiplyAddAdjacent(u, Vector512.Load((sbyte*)s)), Vector512<short>.One)
+        - Vector512.Load((int*)(s + 128));
+
+    /// <summary>The offset term of unsigned weights with bias `bias`: bias * (sum of elements 4j..4j+3).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal static void OffsetAux(Vector512<sbyte> y, byte bias, byte* dst) =>
+        Avx512BW.MultiplyAddAdjacent(Avx512BW.MultiplyAddAdjacent(Vector512.Create(bias), y), Vector512<short>.One).Store((int*)dst);
+
+    /// <summary>vpermb control placing 16 packed bytes from `lo` and 16 from `hi` as [lo, lo, hi, hi].</summary>
+    internal static Vector512<byte> Twice(int lo, int hi)
+    {
+        var c = new byte[64];
+        for (int i = 0; i < 16; i++) c[i] = c[16 + i] = (byte)(lo + i);
+        for (int i = 0; i < 16; i++) c[32 + i] = c[48 + i] = (byte)(hi + i);
+        return Vector512.Create(c);
+    }
+
+    /// <summary>vgf2p8affineqb matrices for [lo, lo, hi, hi]: output bit i takes input bit i (low nibble,
+    /// matrix byte 7 - i = 1 &lt;&lt; i) or bit i + 4 (high nibble) for i &lt; 4, and 0 above.</summary>
+    internal static Vector512<byte> NibbleMatrix
+    {
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        get => Vector512.Create(0x0102040800000000ul, 0x0102040800000000ul, 0x1020408000000000ul, 0x1020408000000000ul,
+            0x0102040800000000ul, 0x0102040800000000ul, 0x1020408000000000ul, 0x1020408000000000ul).AsByte();
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal static Vector512<byte> Nibbles(Vector512<byte> v, Vector512<byte> control) =>
+        Gfni.V512.GaloisFieldAffineTransform(Avx512Vbmi.PermuteVar64x8(v, control), NibbleMatrix, 0);
+
+    /// <summary>vpermt2w control: lane j (0..7) takes word i_j (32 and up: of the second table).</summary>
+    internal static Vector512<ushort> Words(params ReadOnlySpan<ushort> i)
+    {
+        var c = new ushort[32];
+        for (int j = 0; j < i.Length; j++) c[2 * j] = i[j];
+        return Vector512.Create(c);
+    }
+}
+
+/// <summary>Q4_0 (18-byte blocks): pair 0 from [0, 64), pair 1 from [8, 72) of the 72-byte step;
+/// the four scales sit at words 0, 9, 18, 27 of the first load.</summary>
+internal unsafe struct Q4_0Decode : IDecode32
+{
+    // Controls as literals so the JIT embeds them (static readonly vectors cost an init check per use);
+    // the tests compare each with its generator: Twice(2, 20), Twice(30, 48), Words(0, 9, 18, 27, 32, 41, 50, 59).
+    internal static Vector512<byte> C0
+    {
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        get => Vector512.Create(0x0908070605040302ul, 0x11100F0E0D0C0B0Aul, 0x0908070605040302ul, 0x11100F0E0D0C0B0Aul,
+            0x1B1A191817161514ul, 0x232221201F1E1D1Cul, 0x1B1A191817161514ul, 0x232221201F1E1D1Cul).AsByte();
+    }
+    internal static Vector512<byte> C1
+    {
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        get => Vector512.Create(0x2524232221201F1Eul, 0x2D2C2B2A29282726ul, 0x2524232221201F1Eul, 0x2D2C2B2A29282726ul,
+            0x3736353433323130ul, 0x3F3E3D3C3B3A3938ul, 0x3736353433323130ul, 0x3F3E3D3C3B3A3938ul).AsByte();
+    }
+    internal static Vector512<ushort> S8
+    {
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        get => Vector512.Create(0x0000000900000000ul, 0x0000001B00000012ul, 0x0000002900000020ul, 0x0000003B00000032ul,
+            0ul, 0ul, 0ul, 0ul).AsUInt16();
+    }
+
+    public static int BlockBytes => 18;
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector256<uint> Scales8(byte* p) =>
+        Avx512BW.PermuteVar32x16x2(Vector512.Load((ushort*)p), S8, Vector512.Load((ushort*)(p + 72))).AsUInt32().GetLower();
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector128<uint> Scales4(byte* p) =>
+        Avx512BW.PermuteVar32x16(Vector512.Load((ushort*)p), S8).AsUInt32().GetLower().GetLower();
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector512<int> Pair(byte* p, int pair, byte* s) =>
+        Block32Decode.OffsetDot(Block32Decode.Nibbles(Vector512.Load(p + 8 * pair), pair == 0 ? C0 : C1), s);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void Aux(Vector512<sbyte> y, byte* dst) => Block32Decode.OffsetAux(y, 8, dst);
+
+    public static float Tail(byte* w, byte* a, int n) => Block32Simd.Dot256<Q4_0Block>(w, a, n);
+}
+
+/// <summary>Q5_0 (22-byte blocks): pair 0 from [0, 64), pair 1 from [24, 88) of the 88-byte step.
+/// The pair's two qh words are gathered into every qword (vpermb); vpmultishiftqb with control
+/// (e - 4) mod 64 brings bit e of that qword to bit 4 of byte e, which is element e's fifth bit.</summary>
+internal unsafe struct Q5_0Decode : IDecode32
+{
+    // Literal controls (see Q4_0Decode); generators: Twice(6, 28), Twice(26, 48), HighWords(2, 24),
+    // HighWords(22, 44), ShiftControl(), Words(0, 11, 32 + 10, 32 + 21).
+    internal static Vector512<byte> C0
+    {
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        get => Vector512.Create(0x0D0C0B0A09080706ul, 0x1514131211100F0Eul, 0x0D0C0B0A09080706ul, 0x1514131211100F0Eul,
+            0x232221201F1E1D1Cul, 0x2B2A292827262524ul, 0x232221201F1E1D1Cul, 0x2B2A292827262524ul).AsByte();
+    }
+    internal static Vector512<byte> C1
+    {
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        get => Vector512.Create(0x21201F1E1D1C1B1Aul, 0x2928272625242322ul, 0x21201F1E1D1C1B1Aul, 0x2928272625242322ul,
+            0x3736353433323130ul, 0x3F3E3D3C3B3A3938ul, 0x3736353433323130ul, 0x3F3E3D3C3B3A3938ul).AsByte();
+    }
+    internal static Vector512<byte> H0
+    {
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        get => Vector512.Create(0x1B1A191805040302ul).AsByte();
+    }
+    internal static Vector512<byte> H1
+    {
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        get => Vector512.Create(0x2F2E2D2C19181716ul).AsByte();
+    }
+    internal static Vector512<byte> Shift
+    {
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        get => Vector512.Create(0x030201003F3E3D3Cul, 0x0B0A090807060504ul, 0x131211100F0E0D0Cul, 0x1B1A191817161514ul,
+            0x232221201F1E1D1Cul, 0x2B2A292827262524ul, 0x333231302F2E2D2Cul, 0x3B3A393837363534ul).AsByte();
+    }
+    internal static Vector512<ushort> S4
+    {
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        get => Vector512.Create(0x0000000B00000000ul, 0x000000350000002Aul, 0ul, 0ul, 0ul, 0ul, 0ul, 0ul).AsUInt16();
+    }
+
+    public static int BlockBytes => 22;
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector256<uint> Scales8(byte* p) => Vector256.Create(Scales4(p), Scales4(p + 88));
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector128<uint> Scales4(byte* p) =>
+        Avx512BW.PermuteVar32x16x2(Vector512.Load((ushort*)p), S4, Vector512.Load((ushort*)(p + 24))).AsUInt32().GetLower().GetLower();
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector512<int> Pair(byte* p, int pair, byte* s)
+    {
+        var v = Vector512.Load(p + 24 * pair);
+        var nib = Block32Decode.Nibbles(v, pair == 0 ? C0 : C1);
+        var qh = Avx512Vbmi.PermuteVar64x8(v, pair == 0 ? H0 : H1).AsUInt64();
+        var bit4 = Avx512Vbmi.MultiShift(Shift, qh) & Vector512.Create((byte)0x10);
+        return Block32Decode.OffsetDot(nib | bit4, s);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void Aux(Vector512<sbyte> y, byte* dst) => Block32Decode.OffsetAux(y, 16, dst);
+
+    public static float Tail(byte* w, byte* a, int n) => Block32Simd.Dot256<Q5_0Block>(w, a, n);
+
+    /// <summary>Every qword: the 4 qh bytes at lo, then the 4 at hi.</summary>
+    internal static Vector512<byte> HighWords(int lo, int hi)
+    {
+        var c = new byte[64];
+        for (int i = 0; i < 64; i++) c[i] = (byte)((i & 7) < 4 ? lo + (i & 3) : hi + (i & 3));
+        return Vector512.Create(c);
+    }
+
+    internal static Vector512<byte> ShiftControl()
+    {
+        var c = new byte[64];
+        for (int e = 0; e < 64; e++) c[e] = (byte)((e - 4) & 63);
+        return Vector512.Create(c);
+    }
+}
+
+/// <summary>Q8_0 (34-byte blocks): signed weights, so the sign trick of IntDot.Dot with -y prepared
+/// (one blend per pair instead of a negate and a blend); scales at words 0, 17 of [0, 64) and of
+/// [68, 132) of the 136-byte step.</summary>
+internal unsafe struct Q8_0Decode : IDecode32
+{
+    // Literal control (see Q4_0Decode); generator: Words(0, 17, 32, 32 + 17).
+    internal static Vector512<ushort> S4
+    {
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        get => Vector512.Create(0x0000001100000000ul, 0x0000003100000020ul, 0ul, 0ul, 0ul, 0ul, 0ul, 0ul).AsUInt16();
+    }
+
+    public static int BlockBytes => 34;
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector256<uint> Scales8(byte* p) => Vector256.Create(Scales4(p), Scales4(p + 136));
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector128<uint> Scales4(byte* p) =>
+        Avx512BW.PermuteVar32x16x2(Vector512.Load((ushort*)p), S4, Vector512.Load((ushort*)(p + 68))).AsUInt32().GetLower().GetLower();
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector512<int> Pair(byte* p, int pair, byte* s)
+    {
+        byte* q = p + 68 * pair + 2;
+        var x = Vector256.Load((sbyte*)q).ToVector512Unsafe().WithUpper(Vector256.Load((sbyte*)q + 34));
+        var sy = Vector512.ConditionalSelect(Vector512.LessThan(x, Vector512<sbyte>.Zero), Vector512.Load((sbyte*)(s + 128)), Vector512.Load((sbyte*)s));
+        return Avx512BW.MultiplyAddAdjacent(Avx512BW.MultiplyAddAdjacent(Avx512BW.Abs(x), sy), Vector512<short>.One);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void Aux(Vector512<sbyte> y, byte* dst) => (-y).Store((sbyte*)dst);
+
+    public static float Tail(byte* w, byte* a, int n) => Block32Simd.Dot256<Q8_0Block>(w, a, n);
+}
