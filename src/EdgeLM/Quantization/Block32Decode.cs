@@ -81,7 +81,10 @@ internal static unsafe class Block32Decode
     static void Run<T>(byte* w, long rb, int rows, byte* a, byte* p, int dyBytes, float* y, int n) where T : IDecode32
     {
         Prepare<T>(a, n / QK / 4, (float*)p, p + dyBytes);
-        for (int r = 0; r < rows; r++, w += rb) y[r] = Dot<T>(w, a, (float*)p, p + dyBytes, n);
+        int r = 0;
+        // Two rows at a time: four independent FMA chains and one read of each prepared record.
+        for (; r + 1 < rows; r += 2, w += 2 * rb) Dot2<T>(w, rb, a, (float*)p, p + dyBytes, y + r, n);
+        if (r < rows) y[r] = Dot<T>(w, a, (float*)p, p + dyBytes, n);
     }
 
     /// <summary>dy (4 * steps floats): the activation scales widened; then per step a 256-byte record:
@@ -129,6 +132,50 @@ internal static unsafe class Block32Decode
         int rest = n - 4 * QK * steps;
         if (rest > 0) sum += T.Tail(w, a + (long)4 * steps * YB, rest);
         return sum;
+    }
+
+    /// <summary>Dot for rows w and w + rb at once, each with exactly Dot's operations.</summary>
+    static void Dot2<T>(byte* w, long rb, byte* a, float* dy, byte* rec, float* y, int n) where T : IDecode32
+    {
+        int b = T.BlockBytes, steps = n / QK / 4, k = 0;
+        Vector512<float> p0 = default, p1 = default, q0 = default, q1 = default; // row 0's acc0, acc1; row 1's
+        Vector512<int> l0 = Lanes(0), l2 = Lanes(2), l4 = Lanes(4), l6 = Lanes(6);
+        byte* v = w + rb;
+        for (; k + 1 < steps; k += 2, w += 8 * b, v += 8 * b, rec += 2 * Record)
+        {
+            var e = Vector256.Load(dy + 4 * k);
+            var d = (QuantMath.HalfToFloat(T.Scales8(w)) * e).ToVector512Unsafe();
+            var f = (QuantMath.HalfToFloat(T.Scales8(v)) * e).ToVector512Unsafe();
+            p0 = Avx512F.FusedMultiplyAdd(Avx512F.ConvertToVector512Single(T.Pair(w, 0, rec)), Avx512F.PermuteVar16x32(d, l0), p0);
+            q0 = Avx512F.FusedMultiplyAdd(Avx512F.ConvertToVector512Single(T.Pair(v, 0, rec)), Avx512F.PermuteVar16x32(f, l0), q0);
+            p1 = Avx512F.FusedMultiplyAdd(Avx512F.ConvertToVector512Single(T.Pair(w, 1, rec + 64)), Avx512F.PermuteVar16x32(d, l2), p1);
+            q1 = Avx512F.FusedMultiplyAdd(Avx512F.ConvertToVector512Single(T.Pair(v, 1, rec + 64)), Avx512F.PermuteVar16x32(f, l2), q1);
+            p0 = Avx512F.FusedMultiplyAdd(Avx512F.ConvertToVector512Single(T.Pair(w + 4 * b, 0, rec + Record)), Avx512F.PermuteVar16x32(d, l4), p0);
+            q0 = Avx512F.FusedMultiplyAdd(Avx512F.ConvertToVector512Single(T.Pair(v + 4 * b, 0, rec + Record)), Avx512F.PermuteVar16x32(f, l4), q0);
+            p1 = Avx512F.FusedMultiplyAdd(Avx512F.ConvertToVector512Single(T.Pair(w + 4 * b, 1, rec + Record + 64)), Avx512F.PermuteVar16x32(d, l6), p1);
+            q1 = Avx512F.FusedMultiplyAdd(Avx512F.ConvertToVector512Single(T.Pair(v + 4 * b, 1, rec + Record + 64)), Avx512F.PermuteVar16x32(f, l6), q1);
+        }
+        if (k < steps)
+        {
+            var e = Vector128.Load(dy + 4 * k);
+            var d = (QuantMath.HalfToFloat(T.Scales4(w)) * e).ToVector256Unsafe().ToVector512Unsafe();
+            var f = (QuantMath.HalfToFloat(T.Scales4(v)) * e).ToVector256Unsafe().ToVector512Unsafe();
+            p0 = Avx512F.FusedMultiplyAdd(Avx512F.ConvertToVector512Single(T.Pair(w, 0, rec)), Avx512F.PermuteVar16x32(d, l0), p0);
+            q0 = Avx512F.FusedMultiplyAdd(Avx512F.ConvertToVector512Single(T.Pair(v, 0, rec)), Avx512F.PermuteVar16x32(f, l0), q0);
+            p1 = Avx512F.FusedMultiplyAdd(Avx512F.ConvertToVector512Single(T.Pair(w, 1, rec + 64)), Avx512F.PermuteVar16x32(d, l2), p1);
+            q1 = Avx512F.FusedMultiplyAdd(Avx512F.ConvertToVector512Single(T.Pair(v, 1, rec + 64)), Avx512F.PermuteVar16x32(f, l2), q1);
+            w += 4 * b;
+            v += 4 * b;
+        }
+        float s0 = Vector512.Sum(p0 + p1), s1 = Vector512.Sum(q0 + q1);
+        int rest = n - 4 * QK * steps;
+        if (rest > 0)
+        {
+            s0 += T.Tail(w, a + (long)4 * steps * YB, rest);
+            s1 += T.Tail(v, a + (long)4 * steps * YB, rest);
+        }
+        y[0] = s0;
+        y[1] = s1;
     }
 
     /// <summary>vpermps indices: scale s to lanes 0..7 (the pair's first block), s + 1 to 8..15.</summary>

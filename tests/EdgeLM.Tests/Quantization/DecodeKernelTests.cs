@@ -13,7 +13,7 @@ namespace EdgeLM.Tests.Quantization;
 
 public unsafe class DecodeKernelTests
 {
-    const int Rows = 6;
+    const int Rows = 7; // three row pairs and a single row
     static readonly ushort[] ExtremeScales = [0x7bff, 0xfbff, 0x0001, 0x83ff, 0x0000, 0x8000, 0x3c00];
 
     public static TheoryData<GgmlType> Types() => new() { GgmlType.Q4_0, GgmlType.Q5_0, GgmlType.Q8_0 };
