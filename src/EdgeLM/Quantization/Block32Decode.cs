@@ -15,7 +15,8 @@
 // widened scales, the same FMA order into the same two accumulators (blocks 4k, 4k+1 and 4k+2,
 // 4k+3), the same reduction and the same 256-bit tail for fewer than four blocks.
 // No load leaves the row: a step of four blocks reads [0, 64) and [end - 64, end) of its own bytes.
-// Not for Vector256 or lower (those keep Block32Simd), not for several activation rows (Block32Gemm).
+// At Vector256, Q4_0 and Q5_0 take Block32Decode256 (same preparation idea, Dot256's order); other
+// levels and types keep the single-row dot. Not for several activation rows (Block32Gemm).
 using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
 using System.Runtime.Intrinsics.X86;
@@ -51,9 +52,12 @@ internal static unsafe class Block32Decode
     // per product after the first.
     [ThreadStatic] static byte[]? t_prepared;
 
-    public static bool Supported(GgmlType type, SimdLevel level) =>
-        level == SimdLevel.Vector512 && Avx512Vbmi.IsSupported && Gfni.V512.IsSupported
-        && type is GgmlType.Q4_0 or GgmlType.Q5_0 or GgmlType.Q8_0;
+    public static bool Supported(GgmlType type, SimdLevel level) => level switch
+    {
+        SimdLevel.Vector512 => Avx512Vbmi.IsSupported && Gfni.V512.IsSupported && type is GgmlType.Q4_0 or GgmlType.Q5_0 or GgmlType.Q8_0,
+        SimdLevel.Vector256 => Avx2.IsSupported && Fma.IsSupported && type is GgmlType.Q4_0 or GgmlType.Q5_0,
+        _ => false,
+    };
 
     /// <summary>y[r] = dot(W[r], x) for r in [0, rows), W rows rb bytes apart, x one Q8_0 row at a;
     /// false (nothing written) where this path does not apply and the caller loops the single dot.</summary>
@@ -62,7 +66,7 @@ internal static unsafe class Block32Decode
         int steps = n / QK / 4;
         if (!Supported(type, level) || steps == 0 || rows < MinRows) return false;
         int dyBytes = (16 * steps + 63) & ~63;
-        int need = dyBytes + steps * Record + 64;
+        int need = Math.Max(dyBytes + steps * Record, 36 * (n / QK) + 32) + 64; // 512-bit or 256-bit layout
         var buf = t_prepared is { } b && b.Length >= need ? b : (t_prepared = GC.AllocateUninitializedArray<byte>(need, pinned: true));
         fixed (byte* pb = buf)
         {
@@ -70,6 +74,8 @@ internal static unsafe class Block32Decode
             byte* p = (byte*)(((nint)pb + 63) & ~(nint)63);
             switch (type)
             {
+                case GgmlType.Q4_0 when level == SimdLevel.Vector256: Block32Decode256.Rows<Q4_0Block>(w, rb, rows, a, p, y, n); break;
+                case GgmlType.Q5_0 when level == SimdLevel.Vector256: Block32Decode256.Rows<Q5_0Block>(w, rb, rows, a, p, y, n); break;
                 case GgmlType.Q4_0: Run<Q4_0Decode>(w, rb, rows, a, p, dyBytes, y, n); break;
                 case GgmlType.Q5_0: Run<Q5_0Decode>(w, rb, rows, a, p, dyBytes, y, n); break;
                 default: Run<Q8_0Decode>(w, rb, rows, a, p, dyBytes, y, n); break;

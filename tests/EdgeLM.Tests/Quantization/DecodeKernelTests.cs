@@ -1,4 +1,5 @@
-// The decode path (Block32Decode: the activation row prepared once, the weight rows streamed) against
+// The decode path (Block32Decode at 512 bits, Block32Decode256 at 256: the activation row prepared
+// once, the weight rows streamed, two rows at a time plus a single last row) against
 // the single-row dot of the same SIMD level, bit for bit (the prefill kernels are held to that same
 // dot, so decode and prefill agree), and against the scalar reference within the reassociation
 // tolerance. Every tier available here (CI re-runs this namespace with AVX-512 and AVX2 switched off),
