@@ -2,11 +2,13 @@
 // a weight matrix against one activation row, single-threaded) in EdgeLM (QuantKernels.VecDotRows),
 // in llama.cpp (vec_dot row by row) and as a plain streaming read of the same bytes?
 // Usage: dotnet run -c Release --project bench/EdgeLM.KernelBench -- [--runs N] [--types Q4_K,Q8_0]
-//        [--shapes 4864x896,2048x2048] [--min-ms M] [--acts T] [--gemm T]
+//        [--shapes 4864x896,2048x2048] [--min-ms M] [--acts T] [--gemm T] [--stat median|min]
 // With --acts T it asks the prompt-processing question instead (MultiBench.cs): the same
 // matrices against T activation rows at once. With --gemm T, the whole prompt-processing matrix
 // multiply (GemmBench.cs): quantize + blocked MatMulRows vs the previous tiled path vs ggml_mul_mat.
-// The engines alternate inside each run so machine noise hits all of them alike; medians are printed.
+// The engines alternate inside each run so machine noise hits all of them alike; medians are printed,
+// or with --stat min the fastest sample of each (on a machine shared with other work, the run least
+// disturbed: the median then measures the neighbours as much as the kernels).
 using System.Diagnostics;
 using System.Runtime.InteropServices;
 using System.Runtime.Intrinsics;
@@ -26,11 +28,12 @@ for (int i = 0; i + 1 < args.Length; i += 2)
         case "--min-ms": minMs = double.Parse(args[i + 1]); break;
         case "--acts": acts = int.Parse(args[i + 1]); break;
         case "--gemm": gemm = int.Parse(args[i + 1]); break;
+        case "--stat": Bench.UseMin = args[i + 1] == "min"; break;
         case "--types": types = args[i + 1].Split(',').Select(Enum.Parse<GgmlType>).ToArray(); break;
         case "--shapes":
             shapes = args[i + 1].Split(',').Select(s => s.Split('x')).Select(p => (int.Parse(p[0]), int.Parse(p[1]))).ToArray();
             break;
-        default: throw new ArgumentException($"unknown option {args[i]}; known: --runs --min-ms --types --shapes --acts --gemm");
+        default: throw new ArgumentException($"unknown option {args[i]}; known: --runs --min-ms --types --shapes --acts --gemm --stat");
     }
 }
 
@@ -137,9 +140,13 @@ internal static unsafe class Bench
         return sw.Elapsed.TotalMilliseconds / reps;
     }
 
+    /// <summary>--stat min: Median reports the fastest sample instead.</summary>
+    internal static bool UseMin;
+
     internal static double Median(List<double> v)
     {
         v.Sort();
+        if (UseMin) return v[0];
         return v.Count % 2 == 1 ? v[v.Count / 2] : (v[v.Count / 2 - 1] + v[v.Count / 2]) / 2;
     }
 

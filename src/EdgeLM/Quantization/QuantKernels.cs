@@ -131,6 +131,8 @@ public static unsafe class QuantKernels
         fixed (float* yp = y)
         {
             byte* w = weights + rowStart * rowBytes;
+            // The activation prepared once for all rows where the type has that path (bit-identical).
+            if (Block32Decode.Rows(weightType, Simd.Best, w, rowBytes, rowEnd - rowStart, a, yp, n)) return;
             for (int r = 0; r < rowEnd - rowStart; r++, w += rowBytes) yp[r] = dot(w, a, n);
         }
     }
