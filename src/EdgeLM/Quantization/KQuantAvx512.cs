@@ -16,13 +16,16 @@ namespace EdgeLM.Quantization;
 internal static unsafe class KQuantAvx512
 {
     /// <summary>Lane shifts (in 64-bit lanes) that move the high nibble down in the upper half only.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     static Vector512<ulong> Halves(ulong lo, ulong hi) => Vector512.Create(Vector256.Create(lo), Vector256.Create(hi));
 
     /// <summary>vpermw indices that put 16-bit lane s0 in the low half and s1 in the high half.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     static Vector512<short> Spread2(int s0, int s1) =>
         Vector512.Create(Vector256.Create((short)s0), Vector256.Create((short)s1));
 
     /// <summary>vpermw indices that put lanes s..s+3 in four quarters of 8 lanes each.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     static Vector512<short> Spread4(int s) => Vector512.Create(
         Vector256.Create(Vector128.Create((short)s), Vector128.Create((short)(s + 1))),
         Vector256.Create(Vector128.Create((short)(s + 2)), Vector128.Create((short)(s + 3))));
@@ -35,6 +38,11 @@ internal static unsafe class KQuantAvx512
         var v = Vector256.Load((ulong*)p);
         return v.ToVector512Unsafe().WithUpper(v);
     }
+
+    // Q6_K's constants as static readonly fields, which the optimizing JIT embeds as constants: built
+    // with Create inside the per-block helper they were rebuilt through the stack every block.
+    static readonly Vector512<short> Q6Idx0 = Spread4(0), Q6Idx1 = Spread4(4), Q6Idx2 = Spread4(8), Q6Idx3 = Spread4(12);
+    static readonly Vector512<ulong> Q6Up = Halves(4, 2), Q6Down = Halves(0, 2);
 
     public static float DotQ4_K(byte* w, byte* a, int n)
     {
@@ -78,26 +86,33 @@ internal static unsafe class KQuantAvx512
 
     public static float DotQ6_K(byte* w, byte* a, int n)
     {
-        var low4 = Vector512.Create((byte)0x0F);
-        var high2 = Vector512.Create((byte)0x30);
-        // qh bits 2r, 2r+1 of quarter r go to bits 4, 5: quarters 0/1 shift left by 4/2, 2/3 right by 0/2.
-        Vector512<ulong> up = Halves(4, 2), down = Halves(0, 2);
-        Vector512<short> i0 = Spread4(0), i1 = Spread4(4), i2 = Spread4(8), i3 = Spread4(12);
         float sumf = 0;
         for (int i = 0; i < n / 256; i++)
         {
             var x = (BlockQ6_K*)w + i;
             var y = (BlockQ8_K*)a + i;
-            var sc16 = Avx2.ConvertToVector256Int16(Vector128.Load(x->Scales));
-            // Weights are stored as q + 32 (0..63): sum sc*(q+32)*y, then take 32 * sum sc * bsum out.
-            int offset = Vector256.Sum(Avx2.MultiplyAddAdjacent(Vector256.Load(y->Bsums), sc16));
-            var scales = sc16.ToVector512Unsafe();
-            var acc = Half(x->Ql, x->Qh, y->Qs, low4, high2, up, down, scales, i0, i1);
-            acc += Half(x->Ql + 64, x->Qh + 32, y->Qs + 128, low4, high2, up, down, scales, i2, i3);
-            int isum = Vector512.Sum(acc) - 32 * offset;
+            int isum = Vector512.Sum(Q6_KLanes(x, y, Vector256.Load(y->Bsums)));
             sumf += QuantMath.HalfToFloat(x->D) * y->D * isum;
         }
         return sumf;
+    }
+
+    /// <summary>One Q6_K super-block against its activation: 16 int lanes whose sum is the exact isum
+    /// (sum of sc * (q - 32) * y). Weights are stored as q + 32 (0..63): the lanes hold sc * (q + 32) * y
+    /// and the first 8 have 32 * sc * bsum (the offset) taken out, as ggml does.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal static Vector512<int> Q6_KLanes(BlockQ6_K* x, BlockQ8_K* y, Vector256<short> bsums)
+    {
+        var low4 = Vector512.Create((byte)0x0F);
+        var high2 = Vector512.Create((byte)0x30);
+        // qh bits 2r, 2r+1 of quarter r go to bits 4, 5: quarters 0/1 shift left by 4/2, 2/3 right by 0/2.
+        Vector512<ulong> up = Q6Up, down = Q6Down;
+        var sc16 = Avx2.ConvertToVector256Int16(Vector128.Load(x->Scales));
+        var offset = Avx2.MultiplyAddAdjacent(bsums, sc16);
+        var scales = sc16.ToVector512Unsafe();
+        var acc = Half(x->Ql, x->Qh, y->Qs, low4, high2, up, down, scales, Q6Idx0, Q6Idx1);
+        acc += Half(x->Ql + 64, x->Qh + 32, y->Qs + 128, low4, high2, up, down, scales, Q6Idx2, Q6Idx3);
+        return acc - Vector256.ShiftLeft(offset, 5).ToVector512();
     }
 
     /// <summary>128 weights: quarters 0, 1 are the low nibbles of 64 ql bytes, quarters 2, 3 the high

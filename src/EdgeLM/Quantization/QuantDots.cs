@@ -26,6 +26,16 @@ internal static unsafe class QuantDots
         _ => throw new NotSupportedException($"{type} dot products are not implemented"),
     };
 
+    /// <summary>A kernel for several weight rows against one activation row (y[r] = dot(W[r], x), rows
+    /// rb bytes apart), bit-identical to Resolve's dot, or null where the type has none at this level.</summary>
+    public static delegate*<byte*, long, int, byte*, float*, int, void> ResolveRows(GgmlType type, SimdLevel level) =>
+        (level, type) switch
+        {
+            (SimdLevel.Vector512, GgmlType.Q4_K) => &KQuantRows.RowsQ4_K,
+            (SimdLevel.Vector512, GgmlType.Q6_K) => &KQuantRows.RowsQ6_K,
+            _ => null,
+        };
+
     /// <summary>A tiled kernel for rows x activations (see Block32Multi.Rows), or null where the type
     /// has none at this level and the single-row dot is looped instead.</summary>
     public static delegate*<byte*, long, int, byte*, long, int, float*, int, int, void> ResolveMulti(GgmlType type, SimdLevel level) =>
