@@ -130,4 +130,27 @@ internal static unsafe class KQuantAvx512
         return Avx512BW.MultiplyAddAdjacent(p01, Avx512BW.PermuteVar32x16(scales, idx01))
             + Avx512BW.MultiplyAddAdjacent(p23, Avx512BW.PermuteVar32x16(scales, idx23));
     }
+
+    /// <summary>A Q6_K super-block unpacked for KQuantGemm: the four 64-value registers Half builds (in
+    /// activation order), the group scales spread for each, and the 16-bit scales (lower half of sc16).</summary>
+    internal static void UnpackQ6_K(BlockQ6_K* x, Vector512<short>* q, Vector512<short>* sc, Vector512<short>* sc16)
+    {
+        var low4 = Vector512.Create((byte)0x0F);
+        var high2 = Vector512.Create((byte)0x30);
+        for (int h = 0; h < 2; h++)
+        {
+            var l = Vector512.Load(x->Ql + 64 * h);
+            var qh = Broadcast256(x->Qh + 32 * h);
+            q[2 * h] = ((l & low4) | (Avx512F.ShiftLeftLogicalVariable(qh, Q6Up).AsByte() & high2)).AsInt16();
+            q[2 * h + 1] = ((Vector512.ShiftRightLogical(l.AsUInt64(), 4).AsByte() & low4)
+                | (Avx512F.ShiftRightLogicalVariable(qh, Q6Down).AsByte() & high2)).AsInt16();
+        }
+        var s16 = Avx2.ConvertToVector256Int16(Vector128.Load(x->Scales));
+        var scales = s16.ToVector512Unsafe();
+        sc[0] = Avx512BW.PermuteVar32x16(scales, Q6Idx0);
+        sc[1] = Avx512BW.PermuteVar32x16(scales, Q6Idx1);
+        sc[2] = Avx512BW.PermuteVar32x16(scales, Q6Idx2);
+        sc[3] = Avx512BW.PermuteVar32x16(scales, Q6Idx3);
+        *sc16 = s16.ToVector512Unsafe();
+    }
 }

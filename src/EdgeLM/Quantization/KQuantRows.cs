@@ -94,7 +94,7 @@ internal static unsafe class KQuantRows
     /// <summary>get_scale_min_k4 for four rows at once (ggml's utmp unpacking per 128-bit lane):
     /// lane r becomes [8 scale bytes, 8 min bytes] of row r.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    static Vector512<uint> UnpackScalesMins(Vector512<uint> hdr)
+    internal static Vector512<uint> UnpackScalesMins(Vector512<uint> hdr)
     {
         const uint K1 = 0x3f3f3f3f, K2 = 0x0f0f0f0f, K4 = 0x30303030;
         // [u0, u2, u1, u2 >> 4] & [K1, K2, K1, K2] | ([u0, u0, u1, u1] >> 2) & [0, K4, 0, K4]. Per byte,
@@ -136,7 +136,7 @@ internal static unsafe class KQuantRows
     /// <summary>Row sums of four accumulators and of the four rows' min partials (one 128-bit lane
     /// per row): ([isum r0..r3], [summs r0..r3]).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    static (Vector128<int>, Vector128<int>) Reduce(Vector512<int> a0, Vector512<int> a1, Vector512<int> a2, Vector512<int> a3, Vector512<int> mins)
+    internal static (Vector128<int>, Vector128<int>) Reduce(Vector512<int> a0, Vector512<int> a1, Vector512<int> a2, Vector512<int> a3, Vector512<int> mins)
     {
         var u = Fold4(a0, a1, a2, a3);
         // Transpose: lanes [u0 of rows 0..3 | u1 | m0 | m1] + [u2 | u3 | m2 | m3].
@@ -151,7 +151,6 @@ internal static unsafe class KQuantRows
     static void Q6_K4(byte* w, long rb, byte* a, float* y, int n)
     {
         var sum = Vector128<float>.Zero;
-        var transpose = Vector512.Create(0, 4, 8, 12, 1, 5, 9, 13, 2, 6, 10, 14, 3, 7, 11, 15);
         for (int i = 0; i < n / 256; i++)
         {
             var x0 = (BlockQ6_K*)(w + i * sizeof(BlockQ6_K));
@@ -162,12 +161,19 @@ internal static unsafe class KQuantRows
             var acc1 = KQuantAvx512.Q6_KLanes(x1, yb, bsums);
             var acc2 = KQuantAvx512.Q6_KLanes(x2, yb, bsums);
             var acc3 = KQuantAvx512.Q6_KLanes(x3, yb, bsums);
-            var t = Avx512F.PermuteVar16x32(Fold4(acc0, acc1, acc2, acc3), transpose);
-            var s = t.GetLower() + t.GetUpper();
-            var isum = s.GetLower() + s.GetUpper();
+            var isum = RowSums(acc0, acc1, acc2, acc3);
             var d = QuantMath.HalfToFloat(Vector128.Create((uint)x0->D, x1->D, x2->D, x3->D));
             sum += d * Vector128.Create(yb->D) * Vector128.ConvertToSingle(isum);
         }
         sum.Store(y);
+    }
+
+    /// <summary>The lane sums of four accumulators: [sum a0, sum a1, sum a2, sum a3].</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal static Vector128<int> RowSums(Vector512<int> a0, Vector512<int> a1, Vector512<int> a2, Vector512<int> a3)
+    {
+        var t = Avx512F.PermuteVar16x32(Fold4(a0, a1, a2, a3), Vector512.Create(0, 4, 8, 12, 1, 5, 9, 13, 2, 6, 10, 14, 3, 7, 11, 15));
+        var s = t.GetLower() + t.GetUpper();
+        return s.GetLower() + s.GetUpper();
     }
 }

@@ -11,7 +11,7 @@ namespace EdgeLM.Tests.Quantization;
 
 public unsafe class KQuantKernelTests
 {
-    const int MaxRows = 11, MaxActs = 9;
+    const int MaxRows = 11, MaxActs = 67; // past the prefill tile's 64 activations
 
     // Finite fp16 super-scales only: the kernels widen infinities and NaNs without normalizing NaN
     // payloads (model files never hold them), so bit equality is not claimed there.
@@ -45,7 +45,7 @@ public unsafe class KQuantKernelTests
                     fixed (byte* pw = wq) QuantKernels.VecDotRows(type, pw, rb, r0, r1, xq.AsSpan(0, ab), y, n);
                     for (int r = r0; r < r1; r++) Same(reference[r, 0], y[r - r0], $"{type} n={n} VecDotRows [{r0},{r1}) row {r}");
                     foreach (var level in Simd.Available())
-                        foreach (int T in new[] { 1, 2, 3, 4, 5, MaxActs })
+                        foreach (int T in new[] { 1, 2, 3, 4, 5, 9, MaxActs })
                         {
                             var ym = new float[T * MaxRows];
                             fixed (byte* pw = wq) QuantKernels.MatMulRows(type, pw, rb, r0, r1, xq, ab, T, ym, MaxRows, n, level);
