@@ -1,10 +1,12 @@
-// AVX-512BW dots of Q4_K and Q6_K weights against Q8_K activations, one super-block (256 weights) per
-// step with whole-register loads: the 32 packed bytes of a 64-weight slice are broadcast to both
-// halves of a 512-bit register and shifted by a per-half amount (vpsrlvq) so the register lines up
-// with 64 consecutive activation bytes; group scales are spread to 16-bit lanes by vpermw and applied
-// by vpmaddwd. Unsigned weights go straight into vpmaddubsw; Q6_K's offset of 32 is taken out once per
-// super-block with the activation's 16-sums (bsums), as ggml does. The integer sums are exact and the
-// float combine is the scalar reference's expression, so results are bit-identical to it.
+// AVX-512BW single-row dots of Q4_K and Q6_K weights against Q8_K activations, one super-block (256
+// weights) per step (the decode kernels for rows outside KQuantRows' tiles of four, and the dot that
+// VecDot resolves to). Q4_K: the 32 packed bytes of a 64-weight slice are broadcast to both halves of
+// a register and shifted by a per-half amount (vpsrlvq) to line up with 64 activation bytes. Q6_K: one
+// register per quarter of both halves (KQuantRows.Q6Row). Group scales are spread to 16-bit lanes by
+// vpermw and applied by vpmaddwd; unsigned weights go straight into vpmaddubsw; Q6_K's offset of 32 is
+// taken out once per super-block with the activation's 16-sums (bsums), as ggml does. Integer sums are
+// exact and the float combine is the scalar reference's expression, so results are bit-identical to it.
+// Also the Q6_K unpacking for the prefill tiles (KQuantGemm).
 // Spec: ggml-quants.c block_q4_K / block_q6_K layouts, get_scale_min_k4.
 using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
@@ -84,51 +86,19 @@ internal static unsafe class KQuantAvx512
         return Avx512BW.MultiplyAddAdjacent(p16, Avx512BW.PermuteVar32x16(scales, idx));
     }
 
+    /// <summary>Q6_K in the quarter layout of KQuantRows.Q6Row (one register per quarter of both halves).</summary>
     public static float DotQ6_K(byte* w, byte* a, int n)
     {
+        Vector512<short> i0 = KQuantRows.Quarter(0), i1 = KQuantRows.Quarter(1), i2 = KQuantRows.Quarter(2), i3 = KQuantRows.Quarter(3);
         float sumf = 0;
         for (int i = 0; i < n / 256; i++)
         {
             var x = (BlockQ6_K*)w + i;
             var y = (BlockQ8_K*)a + i;
-            int isum = Vector512.Sum(Q6_KLanes(x, y, Vector256.Load(y->Bsums)));
+            int isum = Vector512.Sum(KQuantRows.Q6Row(x, KQuantRows.Q6Acts.Of(y), i0, i1, i2, i3));
             sumf += QuantMath.HalfToFloat(x->D) * y->D * isum;
         }
         return sumf;
-    }
-
-    /// <summary>One Q6_K super-block against its activation: 16 int lanes whose sum is the exact isum
-    /// (sum of sc * (q - 32) * y). Weights are stored as q + 32 (0..63): the lanes hold sc * (q + 32) * y
-    /// and the first 8 have 32 * sc * bsum (the offset) taken out, as ggml does.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    internal static Vector512<int> Q6_KLanes(BlockQ6_K* x, BlockQ8_K* y, Vector256<short> bsums)
-    {
-        var low4 = Vector512.Create((byte)0x0F);
-        var high2 = Vector512.Create((byte)0x30);
-        // qh bits 2r, 2r+1 of quarter r go to bits 4, 5: quarters 0/1 shift left by 4/2, 2/3 right by 0/2.
-        Vector512<ulong> up = Q6Up, down = Q6Down;
-        var sc16 = Avx2.ConvertToVector256Int16(Vector128.Load(x->Scales));
-        var offset = Avx2.MultiplyAddAdjacent(bsums, sc16);
-        var scales = sc16.ToVector512Unsafe();
-        var acc = Half(x->Ql, x->Qh, y->Qs, low4, high2, up, down, scales, Q6Idx0, Q6Idx1);
-        acc += Half(x->Ql + 64, x->Qh + 32, y->Qs + 128, low4, high2, up, down, scales, Q6Idx2, Q6Idx3);
-        return acc - Vector256.ShiftLeft(offset, 5).ToVector512();
-    }
-
-    /// <summary>128 weights: quarters 0, 1 are the low nibbles of 64 ql bytes, quarters 2, 3 the high
-    /// ones; each takes 2 bits of the same 32 qh bytes.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    static Vector512<int> Half(byte* ql, byte* qh, sbyte* y, Vector512<byte> low4, Vector512<byte> high2,
-        Vector512<ulong> up, Vector512<ulong> down, Vector512<short> scales, Vector512<short> idx01, Vector512<short> idx23)
-    {
-        var l = Vector512.Load(ql);
-        var h = Broadcast256(qh);
-        var q01 = (l & low4) | (Avx512F.ShiftLeftLogicalVariable(h, up).AsByte() & high2);
-        var q23 = (Vector512.ShiftRightLogical(l.AsUInt64(), 4).AsByte() & low4) | (Avx512F.ShiftRightLogicalVariable(h, down).AsByte() & high2);
-        var p01 = Avx512BW.MultiplyAddAdjacent(q01, Vector512.Load(y));
-        var p23 = Avx512BW.MultiplyAddAdjacent(q23, Vector512.Load(y + 64));
-        return Avx512BW.MultiplyAddAdjacent(p01, Avx512BW.PermuteVar32x16(scales, idx01))
-            + Avx512BW.MultiplyAddAdjacent(p23, Avx512BW.PermuteVar32x16(scales, idx23));
     }
 
     /// <summary>A Q6_K super-block unpacked for KQuantGemm: the four 64-value registers Half builds (in

@@ -66,8 +66,7 @@ internal static unsafe class KQuantGemm
         for (int i = 0; i < n / 256; i++)
         {
             byte* x0 = w + i * sizeof(BlockQ4_K);
-            var hdr = Vector512.Create(Vector256.Create(Vector128.Load(x0), Vector128.Load(x0 + rb)),
-                Vector256.Create(Vector128.Load(x0 + 2 * rb), Vector128.Load(x0 + 3 * rb))).AsUInt32();
+            var hdr = KQuantRows.Gather4(x0, rb);
             var sm = KQuantRows.UnpackScalesMins(hdr);
             var zLo = Avx512BW.ConvertToVector512Int16(sm.GetLower().AsByte());
             var zHi = Avx512BW.ConvertToVector512Int16(sm.GetUpper().AsByte());
@@ -89,8 +88,7 @@ internal static unsafe class KQuantGemm
                 s[16 + 4 * k + 2] = Avx512BW.PermuteVar32x16(z, Spread2(o + 4, o + 6));
                 s[16 + 4 * k + 3] = Avx512BW.PermuteVar32x16(z, Spread2(o + 5, o + 7));
             }
-            var h = Avx512F.PermuteVar16x32(hdr, Vector512.Create(0u, 4, 8, 12, 0, 4, 8, 12, 0, 4, 8, 12, 0, 4, 8, 12)).GetLower().GetLower();
-            Vector128<float> d = QuantMath.HalfToFloat(h), dmin = QuantMath.HalfToFloat(h >> 16);
+            var (d, dmin) = KQuantRows.SuperScales(hdr);
             for (int t = 0; t < cnt; t++)
                 sums[t] += ActQ4_K((BlockQ8_K*)(a + t * ab) + i, s, d, dmin);
         }
@@ -113,8 +111,7 @@ internal static unsafe class KQuantGemm
         var acc1 = Acc(s, 1, yA, yB, yC, yD);
         var acc2 = Acc(s, 2, yA, yB, yC, yD);
         var acc3 = Acc(s, 3, yA, yB, yC, yD);
-        var pairs = Avx2.MultiplyAddAdjacent(Vector256.Load(yb->Bsums), Vector256<short>.One);
-        var p8 = Vector512.Create(Sse2.PackSignedSaturate(pairs.GetLower(), pairs.GetUpper()));
+        var p8 = KQuantRows.BsumPairs(yb);
         var mins = Avx512F.Shuffle4x128(Avx512BW.MultiplyAddAdjacent(s[32], p8), Avx512BW.MultiplyAddAdjacent(s[33], p8), 0xDD);
         var (isum, summs) = KQuantRows.Reduce(acc0, acc1, acc2, acc3, mins);
         var yd = Vector128.Create(yb->D);

@@ -55,7 +55,7 @@ internal static unsafe class KQuantRows
             byte* x0 = w + i * sizeof(BlockQ4_K), x1 = x0 + rb, x2 = x0 + 2 * rb, x3 = x0 + 3 * rb;
             var yb = (BlockQ8_K*)a + i;
             // Lane r: [d | dmin, u0, u1, u2] of row r (the block's first 16 bytes).
-            var hdr = Vector512.Create(Vector256.Create(Vector128.Load(x0), Vector128.Load(x1)), Vector256.Create(Vector128.Load(x2), Vector128.Load(x3))).AsUInt32();
+            var hdr = Gather4(x0, rb);
             var sm = UnpackScalesMins(hdr);
             var zLo = Avx512BW.ConvertToVector512Int16(sm.GetLower().AsByte());
             var zHi = Avx512BW.ConvertToVector512Int16(sm.GetUpper().AsByte());
@@ -75,20 +75,46 @@ internal static unsafe class KQuantRows
 
             // Min term: sum over groups of m * (bsums[2g] + bsums[2g + 1]); the pair sums fit 16 bits
             // (|bsum| <= 16 * 127), so one vpmaddwd against the 16-bit mins gives it per row.
-            var pairs = Avx2.MultiplyAddAdjacent(Vector256.Load(yb->Bsums), Vector256<short>.One);
-            var p8 = Vector512.Create(Sse2.PackSignedSaturate(pairs.GetLower(), pairs.GetUpper()));
+            var p8 = BsumPairs(yb);
             var mLo = Avx512BW.MultiplyAddAdjacent(zLo, p8);
             var mHi = Avx512BW.MultiplyAddAdjacent(zHi, p8);
             // Lanes 1 and 3 of each hold the mins' products (lanes 0 and 2 the scales', unused).
             var mins = Avx512F.Shuffle4x128(mLo, mHi, 0xDD);
             var (isum, summs) = Reduce(acc0, acc1, acc2, acc3, mins);
 
-            var h = Avx512F.PermuteVar16x32(hdr, Vector512.Create(0u, 4, 8, 12, 0, 4, 8, 12, 0, 4, 8, 12, 0, 4, 8, 12)).GetLower().GetLower();
+            var (d, dmin) = SuperScales(hdr);
             var yd = Vector128.Create(yb->D);
-            sum += QuantMath.HalfToFloat(h) * yd * Vector128.ConvertToSingle(isum)
-                - QuantMath.HalfToFloat(h >> 16) * yd * Vector128.ConvertToSingle(summs);
+            sum += d * yd * Vector128.ConvertToSingle(isum) - dmin * yd * Vector128.ConvertToSingle(summs);
         }
         sum.Store(y);
+    }
+
+    /// <summary>16 bytes of four rows (p, p + rb, ...), one row per 128-bit lane.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal static Vector512<uint> Gather4(byte* p, long rb)
+    {
+        var lo = Vector256.Create(Vector128.Load(p), Vector128.Load(p + rb));
+        var hi = Vector256.Create(Vector128.Load(p + 2 * rb), Vector128.Load(p + 3 * rb));
+        return Avx512F.InsertVector256(lo.ToVector512Unsafe(), hi, 1).AsUInt32();
+    }
+
+    /// <summary>The activation's 16-sums added in pairs (bsums[2g] + bsums[2g + 1], which fit 16 bits
+    /// as |bsum| &lt;= 16 * 127), as 8 shorts repeated in every 128-bit lane.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal static Vector512<short> BsumPairs(BlockQ8_K* yb)
+    {
+        var pairs = Avx2.MultiplyAddAdjacent(Vector256.Load(yb->Bsums), Vector256<short>.One);
+        var p8 = Sse2.PackSignedSaturate(pairs.GetLower(), pairs.GetUpper());
+        return Avx512F.PermuteVar8x64(p8.ToVector256Unsafe().ToVector512Unsafe().AsUInt64(), Vector512.Create(0UL, 1, 0, 1, 0, 1, 0, 1)).AsInt16();
+    }
+
+    /// <summary>The four rows' fp16 d and dmin (the first 4 bytes of each lane of hdr) widened in one go.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal static (Vector128<float> D, Vector128<float> Dmin) SuperScales(Vector512<uint> hdr)
+    {
+        var h = Avx512F.PermuteVar16x32(hdr, Vector512.Create(0u, 4, 8, 12, 0, 4, 8, 12, 0, 4, 8, 12, 0, 4, 8, 12)).GetLower();
+        var f = QuantMath.HalfToFloat(Avx2.ShiftRightLogicalVariable(h, Vector256.Create(0u, 0, 0, 0, 16, 16, 16, 16)));
+        return (f.GetLower(), f.GetUpper());
     }
 
     /// <summary>get_scale_min_k4 for four rows at once (ggml's utmp unpacking per 128-bit lane):
@@ -146,26 +172,79 @@ internal static unsafe class KQuantRows
         return (z.GetLower().GetLower(), z.GetUpper().GetLower());
     }
 
-    /// <summary>Four Q6_K rows: each row unpacked as KQuantAvx512.DotQ6_K does, its offset term
-    /// (32 * sum sc * bsum) taken out of its lanes before the shared reduction.</summary>
+    /// <summary>vpermw indices for a register holding quarter r of both halves of a Q6_K block: its
+    /// 128-bit lanes are groups 2r, 2r + 1, 8 + 2r, 9 + 2r.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal static Vector512<short> Quarter(int r) => Vector512.Create(
+        Vector256.Create(Vector128.Create((short)(2 * r)), Vector128.Create((short)(2 * r + 1))),
+        Vector256.Create(Vector128.Create((short)(8 + 2 * r)), Vector128.Create((short)(9 + 2 * r))));
+
+    /// <summary>Four Q6_K rows. Each register holds one quarter (32 values) of both 128-value halves:
+    /// then all 64 qh bytes are one load and each quarter's two bits one uniform shift, and the ql
+    /// bytes are regrouped by two lane shuffles per row; the activation is regrouped once for all rows.</summary>
     static void Q6_K4(byte* w, long rb, byte* a, float* y, int n)
     {
+        Vector512<short> i0 = Quarter(0), i1 = Quarter(1), i2 = Quarter(2), i3 = Quarter(3);
         var sum = Vector128<float>.Zero;
         for (int i = 0; i < n / 256; i++)
         {
             var x0 = (BlockQ6_K*)(w + i * sizeof(BlockQ6_K));
             BlockQ6_K* x1 = (BlockQ6_K*)((byte*)x0 + rb), x2 = (BlockQ6_K*)((byte*)x0 + 2 * rb), x3 = (BlockQ6_K*)((byte*)x0 + 3 * rb);
             var yb = (BlockQ8_K*)a + i;
-            var bsums = Vector256.Load(yb->Bsums);
-            var acc0 = KQuantAvx512.Q6_KLanes(x0, yb, bsums);
-            var acc1 = KQuantAvx512.Q6_KLanes(x1, yb, bsums);
-            var acc2 = KQuantAvx512.Q6_KLanes(x2, yb, bsums);
-            var acc3 = KQuantAvx512.Q6_KLanes(x3, yb, bsums);
+            var q = Q6Acts.Of(yb);
+            var acc0 = Q6Row(x0, q, i0, i1, i2, i3);
+            var acc1 = Q6Row(x1, q, i0, i1, i2, i3);
+            var acc2 = Q6Row(x2, q, i0, i1, i2, i3);
+            var acc3 = Q6Row(x3, q, i0, i1, i2, i3);
             var isum = RowSums(acc0, acc1, acc2, acc3);
             var d = QuantMath.HalfToFloat(Vector128.Create((uint)x0->D, x1->D, x2->D, x3->D));
             sum += d * Vector128.Create(yb->D) * Vector128.ConvertToSingle(isum);
         }
         sum.Store(y);
+    }
+
+    /// <summary>A Q8_K super-block regrouped by quarters (Y0: y[0..31] and y[128..159], ...) and its 16-sums.</summary>
+    internal readonly struct Q6Acts(Vector512<sbyte> y0, Vector512<sbyte> y1, Vector512<sbyte> y2, Vector512<sbyte> y3, Vector256<short> bsums)
+    {
+        public readonly Vector512<sbyte> Y0 = y0, Y1 = y1, Y2 = y2, Y3 = y3;
+        public readonly Vector256<short> Bsums = bsums;
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public static Q6Acts Of(BlockQ8_K* yb)
+        {
+            var y0 = Vector512.Load(yb->Qs).AsInt32();
+            var y1 = Vector512.Load(yb->Qs + 64).AsInt32();
+            var y2 = Vector512.Load(yb->Qs + 128).AsInt32();
+            var y3 = Vector512.Load(yb->Qs + 192).AsInt32();
+            return new Q6Acts(Avx512F.Shuffle4x128(y0, y2, 0x44).AsSByte(), Avx512F.Shuffle4x128(y0, y2, 0xEE).AsSByte(),
+                Avx512F.Shuffle4x128(y1, y3, 0x44).AsSByte(), Avx512F.Shuffle4x128(y1, y3, 0xEE).AsSByte(), Vector256.Load(yb->Bsums));
+        }
+    }
+
+    /// <summary>One Q6_K row's 16 int lanes summing to its exact isum: sc * (q + 32) * y per quarter,
+    /// less 32 * sum sc * bsum (the stored offset, taken out once as ggml does).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal static Vector512<int> Q6Row(BlockQ6_K* x, in Q6Acts a, Vector512<short> i0, Vector512<short> i1, Vector512<short> i2, Vector512<short> i3)
+    {
+        var low4 = Vector512.Create((byte)0x0F);
+        var high2 = Vector512.Create((byte)0x30);
+        var la = Vector512.Load(x->Ql).AsInt32();
+        var lb = Vector512.Load(x->Ql + 64).AsInt32();
+        var l0 = Avx512F.Shuffle4x128(la, lb, 0x44).AsByte(); // ql[0..31], ql[64..95]: quarters 0 (low), 2 (high)
+        var l1 = Avx512F.Shuffle4x128(la, lb, 0xEE).AsByte(); // ql[32..63], ql[96..127]: quarters 1, 3
+        var h = Vector512.Load(x->Qh).AsUInt64();             // quarter r in bits 2r, 2r + 1; moved to 4, 5
+        var q0 = (l0 & low4) | (Vector512.ShiftLeft(h, 4).AsByte() & high2);
+        var q1 = (l1 & low4) | (Vector512.ShiftLeft(h, 2).AsByte() & high2);
+        var q2 = (Vector512.ShiftRightLogical(l0.AsUInt64(), 4).AsByte() & low4) | (h.AsByte() & high2);
+        var q3 = (Vector512.ShiftRightLogical(l1.AsUInt64(), 4).AsByte() & low4) | (Vector512.ShiftRightLogical(h, 2).AsByte() & high2);
+        var sc16 = Avx2.ConvertToVector256Int16(Vector128.Load(x->Scales));
+        var sc = sc16.ToVector512Unsafe();
+        var acc = Avx512BW.MultiplyAddAdjacent(Avx512BW.MultiplyAddAdjacent(q0, a.Y0), Avx512BW.PermuteVar32x16(sc, i0));
+        acc += Avx512BW.MultiplyAddAdjacent(Avx512BW.MultiplyAddAdjacent(q1, a.Y1), Avx512BW.PermuteVar32x16(sc, i1));
+        acc += Avx512BW.MultiplyAddAdjacent(Avx512BW.MultiplyAddAdjacent(q2, a.Y2), Avx512BW.PermuteVar32x16(sc, i2));
+        acc += Avx512BW.MultiplyAddAdjacent(Avx512BW.MultiplyAddAdjacent(q3, a.Y3), Avx512BW.PermuteVar32x16(sc, i3));
+        var offset = Avx2.MultiplyAddAdjacent(a.Bsums, sc16);
+        return acc - Vector256.ShiftLeft(offset, 5).ToVector512();
     }
 
     /// <summary>The lane sums of four accumulators: [sum a0, sum a1, sum a2, sum a3].</summary>
