@@ -1,8 +1,7 @@
 // AVX-512BW single-row dots of Q4_K and Q6_K weights against Q8_K activations, one super-block (256
 // weights) per step (the decode kernels for rows outside KQuantRows' tiles of four, and the dot that
-// VecDot resolves to). Q4_K: the 32 packed bytes of a 64-weight slice are broadcast to both halves of
-// a register and shifted by a per-half amount (vpsrlvq) to line up with 64 activation bytes. Q6_K: one
-// register per quarter of both halves (KQuantRows.Q6Row). Group scales are spread to 16-bit lanes by
+// VecDot resolves to). Q4_K: 64 packed bytes per load, low nibbles against the activation regrouped
+// to match (KQuantRows.Acc4). Q6_K: one register per quarter of both halves (KQuantRows.Q6Row). Group scales are spread to 16-bit lanes by
 // vpermw and applied by vpmaddwd; unsigned weights go straight into vpmaddubsw; Q6_K's offset of 32 is
 // taken out once per super-block with the activation's 16-sums (bsums), as ggml does. Integer sums are
 // exact and the float combine is the scalar reference's expression, so results are bit-identical to it.
@@ -50,8 +49,8 @@ internal static unsafe class KQuantAvx512
     {
         const uint K1 = 0x3f3f3f3f, K2 = 0x0f0f0f0f, K3 = 0x03030303;
         var mask = Vector512.Create((byte)0x0F);
-        var shift = Halves(0, 4);
-        Vector512<short> i0 = Spread2(0, 1), i1 = Spread2(2, 3), i2 = Spread2(4, 5), i3 = Spread2(6, 7);
+        // Registers [g0 | g2], [g1 | g3], [g4 | g6], [g5 | g7] (KQuantRows.Acc4's layout).
+        Vector512<short> i0 = Spread2(0, 2), i1 = Spread2(1, 3), i2 = Spread2(4, 6), i3 = Spread2(5, 7);
         float sumf = 0;
         for (int i = 0; i < n / 256; i++)
         {
@@ -66,24 +65,17 @@ internal static unsafe class KQuantAvx512
             int summs = Vector256.Sum(pairSums * Avx2.ConvertToVector256Int32(Vector128.CreateScalar(mn).AsByte()));
             var scales = Avx2.ConvertToVector256Int16(Vector128.CreateScalar(sc).AsByte()).ToVector512Unsafe();
 
-            var acc = Slice(x->Qs, y->Qs, shift, mask, scales, i0);
-            acc += Slice(x->Qs + 32, y->Qs + 64, shift, mask, scales, i1);
-            acc += Slice(x->Qs + 64, y->Qs + 128, shift, mask, scales, i2);
-            acc += Slice(x->Qs + 96, y->Qs + 192, shift, mask, scales, i3);
+            var y0 = Vector512.Load(y->Qs).AsInt32();
+            var y1 = Vector512.Load(y->Qs + 64).AsInt32();
+            var y2 = Vector512.Load(y->Qs + 128).AsInt32();
+            var y3 = Vector512.Load(y->Qs + 192).AsInt32();
+            var acc = KQuantRows.Acc4(x->Qs, scales, i0, i1, i2, i3, Avx512F.Shuffle4x128(y0, y1, 0x44).AsSByte(),
+                Avx512F.Shuffle4x128(y0, y1, 0xEE).AsSByte(), Avx512F.Shuffle4x128(y2, y3, 0x44).AsSByte(),
+                Avx512F.Shuffle4x128(y2, y3, 0xEE).AsSByte(), mask);
             int isum = Vector512.Sum(acc);
             sumf += QuantMath.HalfToFloat(x->D) * y->D * isum - QuantMath.HalfToFloat(x->Dmin) * y->D * summs;
         }
         return sumf;
-    }
-
-    /// <summary>64 weights (low nibbles of 32 bytes, then their high nibbles) against 64 activations,
-    /// each 32 multiplied by its group scale: 16 int lanes.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    static Vector512<int> Slice(byte* q, sbyte* y, Vector512<ulong> shift, Vector512<byte> mask, Vector512<short> scales, Vector512<short> idx)
-    {
-        var nib = Avx512F.ShiftRightLogicalVariable(Broadcast256(q), shift).AsByte() & mask;
-        var p16 = Avx512BW.MultiplyAddAdjacent(nib, Vector512.Load(y));
-        return Avx512BW.MultiplyAddAdjacent(p16, Avx512BW.PermuteVar32x16(scales, idx));
     }
 
     /// <summary>Q6_K in the quarter layout of KQuantRows.Q6Row (one register per quarter of both halves).</summary>

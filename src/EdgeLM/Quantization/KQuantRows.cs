@@ -135,7 +135,7 @@ internal static unsafe class KQuantRows
     /// <summary>One Q4_K row's 256 weights against the regrouped activation, each group's products
     /// times its scale: 16 int lanes whose sum is the row's isum.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    static Vector512<int> Acc4(byte* qs, Vector512<short> z, Vector512<short> iA, Vector512<short> iB, Vector512<short> iC, Vector512<short> iD,
+    internal static Vector512<int> Acc4(byte* qs, Vector512<short> z, Vector512<short> iA, Vector512<short> iB, Vector512<short> iC, Vector512<short> iD,
         Vector512<sbyte> yA, Vector512<sbyte> yB, Vector512<sbyte> yC, Vector512<sbyte> yD, Vector512<byte> mask)
     {
         var q0 = Vector512.Load(qs);
