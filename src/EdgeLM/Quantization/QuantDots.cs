@@ -26,6 +26,16 @@ internal static unsafe class QuantDots
         _ => throw new NotSupportedException($"{type} dot products are not implemented"),
     };
 
+    /// <summary>A kernel for several weight rows against one activation row (y[r] = dot(W[r], x), rows
+    /// rb bytes apart), bit-identical to Resolve's dot, or null where the type has none at this level.</summary>
+    public static delegate*<byte*, long, int, byte*, float*, int, void> ResolveRows(GgmlType type, SimdLevel level) =>
+        (level, type) switch
+        {
+            (SimdLevel.Vector512, GgmlType.Q4_K) => &KQuantRows.RowsQ4_K,
+            (SimdLevel.Vector512, GgmlType.Q6_K) => &KQuantRows.RowsQ6_K,
+            _ => null,
+        };
+
     /// <summary>A tiled kernel for rows x activations (see Block32Multi.Rows), or null where the type
     /// has none at this level and the single-row dot is looped instead.</summary>
     public static delegate*<byte*, long, int, byte*, long, int, float*, int, int, void> ResolveMulti(GgmlType type, SimdLevel level) =>
@@ -47,6 +57,8 @@ internal static unsafe class QuantDots
             (SimdLevel.Vector512, GgmlType.Q8_0) => &Block32Gemm.Rows<SignedPair<Q8_0Block>>,
             (SimdLevel.Vector512, GgmlType.Q5_0) => &Block32Gemm.Rows<SignedPair<Q5_0Block>>,
             (SimdLevel.Vector512, GgmlType.Q4_0) => &Block32Gemm.Rows<Q4_0Pair>,
+            (SimdLevel.Vector512, GgmlType.Q4_K) => &KQuantGemm.RowsQ4_K,
+            (SimdLevel.Vector512, GgmlType.Q6_K) => &KQuantGemm.RowsQ6_K,
             (SimdLevel.Vector256, GgmlType.Q8_0) => &Block32Gemm256.Rows<Q8_0Block>,
             (SimdLevel.Vector256, GgmlType.Q5_0) => &Block32Gemm256.Rows<Q5_0Block>,
             (SimdLevel.Vector256, GgmlType.Q4_0) => &Block32Gemm256.Rows<Q4_0Block>,

@@ -125,14 +125,21 @@ public static unsafe class QuantKernels
     {
         CheckRows(weightType, rowBytes, rowStart, rowEnd, n, y.Length);
         CheckRow(VecDotType(weightType), n, activation.Length);
-        // One row per call: the 4-row tile (Block32Multi with one activation) measured no faster here.
+        // One row per call: the 4-row tile (Block32Multi with one activation) measured no faster here;
+        // the K-quants have a row kernel (KQuantRows) that shares their per-super-block overhead.
         var dot = QuantDots.Resolve(weightType, Simd.Best);
+        var rowsKernel = QuantDots.ResolveRows(weightType, Simd.Best);
         fixed (byte* a = activation)
         fixed (float* yp = y)
         {
             byte* w = weights + rowStart * rowBytes;
             // The activation prepared once for all rows where the type has that path (bit-identical).
             if (Block32Decode.Rows(weightType, Simd.Best, w, rowBytes, rowEnd - rowStart, a, yp, n)) return;
+            if (rowsKernel != null)
+            {
+                rowsKernel(w, rowBytes, rowEnd - rowStart, a, yp, n);
+                return;
+            }
             for (int r = 0; r < rowEnd - rowStart; r++, w += rowBytes) yp[r] = dot(w, a, n);
         }
     }
