@@ -21,10 +21,10 @@ public sealed record FinetuneCase(string Model, int Batch, int Ctx, int Threads,
 /// <summary>CpuSecondsPerStep (this process's user + system time) is steadier than wall time on a shared machine.
 /// GcHeapBytes and GcCommittedBytes are the managed heap after the last step (GC.GetGCMemoryInfo), AllocatedPerStep the
 /// managed bytes a timed step allocated, ActivationBytes the activations' and their gradients' arrays, ReadPerStep the
-/// bytes a timed step read from the file when streamed.</summary>
+/// bytes a timed step read from the file when streamed, ReadSecondsPerStep the wall time those reads took.</summary>
 public sealed record FinetuneResult(FinetuneCase Case, double TokensPerSecond, double SecondsPerStep, double CpuSecondsPerStep,
     long PeakRssBytes, long RssAnonBytes, long RssFileBytes, long GcHeapBytes = 0, long GcCommittedBytes = 0, long AllocatedPerStep = 0,
-    long ActivationBytes = 0, long ReadPerStep = 0);
+    long ActivationBytes = 0, long ReadPerStep = 0, double ReadSecondsPerStep = 0);
 
 public static class FinetuneBench
 {
@@ -45,8 +45,8 @@ public static class FinetuneBench
         long fileBytes = new FileInfo(model).Length;
         output.WriteLine($"{shape} {type}: file {fileBytes / 1e6:F0} MB, target peak ≤ {fileBytes * 1.25 / 1e6:F0} MB; T={ctx}, {threads} threads, LoRA r=8, logits {rows} rows at a time");
         output.WriteLine();
-        output.WriteLine("| targets | B | checkpoint | loss | weights | tokens/s | s/step | CPU s/step | peak RSS MB | anon MB | file-backed MB | peak / file | GC heap MB | activations MB | read MB/step |");
-        output.WriteLine("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|");
+        output.WriteLine("| targets | B | checkpoint | loss | weights | tokens/s | s/step | CPU s/step | peak RSS MB | anon MB | file-backed MB | peak / file | GC heap / committed MB | alloc KB/step | activations MB | read MB/step | read s/step |");
+        output.WriteLine("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|");
         int failed = 0;
         foreach (var t in targets)
             foreach (int b in batches)
@@ -61,7 +61,7 @@ public static class FinetuneBench
                             var r = RunChild(fc);
                             output.WriteLine($"{head} {r.TokensPerSecond:F1} | {r.SecondsPerStep:F1} | {r.CpuSecondsPerStep:F1} | {r.PeakRssBytes / 1e6:F0} | " +
                                 $"{r.RssAnonBytes / 1e6:F0} | {r.RssFileBytes / 1e6:F0} | {(double)r.PeakRssBytes / fileBytes:F2} | " +
-                                $"{r.GcHeapBytes / 1e6:F0} | {r.ActivationBytes / 1e6:F0} | {r.ReadPerStep / 1e6:F0} |");
+                                $"{r.GcHeapBytes / 1e6:F0} / {r.GcCommittedBytes / 1e6:F0} | {r.AllocatedPerStep / 1e3:F1} | {r.ActivationBytes / 1e6:F0} | {r.ReadPerStep / 1e6:F0} | {r.ReadSecondsPerStep:F2} |");
                         }
                         catch (Exception e) when (e is InvalidOperationException or TimeoutException)
                         {
@@ -90,15 +90,17 @@ public static class FinetuneBench
         long start = Stopwatch.GetTimestamp();
         var cpu = Process.GetCurrentProcess().TotalProcessorTime;
         long allocated = GC.GetTotalAllocatedBytes(precise: true), read = frozen.BytesRead;
+        double readSeconds = frozen.ReadSeconds;
         for (int s = 0; s < c.Steps; s++) tuner.Step();
         double seconds = Stopwatch.GetElapsedTime(start).TotalSeconds;
         double cpuSeconds = (Process.GetCurrentProcess().TotalProcessorTime - cpu).TotalSeconds;
         allocated = GC.GetTotalAllocatedBytes(precise: true) - allocated;
         read = frozen.BytesRead - read;
+        readSeconds = frozen.ReadSeconds - readSeconds;
         var mem = MemoryUse.Current();
         var gc = GC.GetGCMemoryInfo();
         return new FinetuneResult(c, (double)c.Steps * c.Batch * c.Ctx / seconds, seconds / c.Steps, cpuSeconds / c.Steps, mem.PeakRssBytes, mem.RssAnonBytes,
-            mem.RssFileBytes, gc.HeapSizeBytes, gc.TotalCommittedBytes, allocated / c.Steps, 4 * m.Acts.Floats, read / c.Steps);
+            mem.RssFileBytes, gc.HeapSizeBytes, gc.TotalCommittedBytes, allocated / c.Steps, 4 * m.Acts.Floats, read / c.Steps, readSeconds / c.Steps);
     }
 
     public static FinetuneCase ParseCase(ArgReader a) => new(a.Required("--model"), a.Int("--batch", 1), a.Int("--ctx", 256), a.Int("--threads", 2),

@@ -56,6 +56,8 @@ public sealed partial class QuantizedProjections : IFrozenProjections, IDisposab
     public bool Streamed => _stream is not null;
     /// <summary>Bytes read from the file so far when streamed (each pass reads every tile it uses again).</summary>
     public long BytesRead => _stream?.BytesRead ?? 0;
+    /// <summary>Seconds spent reading them so far (wall time, including waiting for the disk when not cached).</summary>
+    public double ReadSeconds => (_stream?.ReadTicks ?? 0) / (double)System.Diagnostics.Stopwatch.Frequency;
 
     /// <summary>A Transformer for batches of (B, T) with the base's norms and biases in F32 and its block
     /// projections, token embedding and output head left in the mapped file, attached as the Transformer's

@@ -23,6 +23,8 @@ sealed class WeightStream : IDisposable
     public string Path { get; }
     /// <summary>Bytes read so far (every pass reads each held tile again).</summary>
     public long BytesRead { get; private set; }
+    /// <summary>Wall time spent in reads so far, in Stopwatch ticks: the price of streaming.</summary>
+    public long ReadTicks { get; private set; }
     public int BufferBytes => _buffer.Length;
 
     /// <summary>A reader of <paramref name="model"/>'s file whose requests are at most <paramref name="maxBytes"/>.</summary>
@@ -42,6 +44,7 @@ sealed class WeightStream : IDisposable
         long at = (long)(e.Data - _mapping) + offset;
         var dst = _buffer.AsSpan(0, count);
         int done = 0;
+        long start = System.Diagnostics.Stopwatch.GetTimestamp();
         try
         {
             while (done < count)
@@ -58,6 +61,7 @@ sealed class WeightStream : IDisposable
             throw new InvalidModelFileException(Path, $"tensor '{e.Name}': reading bytes {at} to {at + count} failed: {x.Message}", x);
         }
         BytesRead += count;
+        ReadTicks += System.Diagnostics.Stopwatch.GetTimestamp() - start;
         return dst;
     }
 
