@@ -48,28 +48,31 @@ public static class FinetuneBench
         output.WriteLine("| targets | B | checkpoint | loss | weights | tokens/s | s/step | CPU s/step | peak RSS MB | anon MB | file-backed MB | peak / file | GC heap / committed MB | alloc KB/step | activations MB | read MB/step | read s/step |");
         output.WriteLine("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|");
         int failed = 0;
-        foreach (var t in targets)
-            foreach (int b in batches)
-                foreach (bool c in checkpoints)
-                    foreach (bool tiled in losses)
-                    foreach (bool streamed in weights)
-                    {
-                        var fc = new FinetuneCase(model, b, ctx, threads, t, c, rows, steps, tiled, streamed);
-                        string head = $"| {t} | {b} | {(c ? "on" : "off")} | {(tiled ? "vocab tiles" : $"{rows} rows")} | {(streamed ? "streamed" : "mapped")} |";
-                        try
-                        {
-                            var r = RunChild(fc);
-                            output.WriteLine($"{head} {r.TokensPerSecond:F1} | {r.SecondsPerStep:F1} | {r.CpuSecondsPerStep:F1} | {r.PeakRssBytes / 1e6:F0} | " +
-                                $"{r.RssAnonBytes / 1e6:F0} | {r.RssFileBytes / 1e6:F0} | {(double)r.PeakRssBytes / fileBytes:F2} | " +
-                                $"{r.GcHeapBytes / 1e6:F0} / {r.GcCommittedBytes / 1e6:F0} | {r.AllocatedPerStep / 1e3:F1} | {r.ActivationBytes / 1e6:F0} | {r.ReadPerStep / 1e6:F0} | {r.ReadSecondsPerStep:F2} |");
-                        }
-                        catch (Exception e) when (e is InvalidOperationException or TimeoutException)
-                        {
-                            failed++;
-                            output.WriteLine($"{head} error: {e.Message} |");
-                        }
-                        output.Flush();
-                    }
+        var cases = from t in targets
+                    from b in batches
+                    from c in checkpoints
+                    from tiled in losses
+                    from streamed in weights
+                    select new FinetuneCase(model, b, ctx, threads, t, c, rows, steps, tiled, streamed);
+        foreach (var fc in cases)
+        {
+            string head = $"| {fc.Targets} | {fc.Batch} | {(fc.Checkpoint ? "on" : "off")} | {(fc.VocabTiled ? "vocab tiles" : $"{rows} rows")} | " +
+                $"{(fc.StreamWeights ? "streamed" : "mapped")} |";
+            try
+            {
+                var r = RunChild(fc);
+                output.WriteLine($"{head} {r.TokensPerSecond:F1} | {r.SecondsPerStep:F1} | {r.CpuSecondsPerStep:F1} | {r.PeakRssBytes / 1e6:F0} | " +
+                    $"{r.RssAnonBytes / 1e6:F0} | {r.RssFileBytes / 1e6:F0} | {(double)r.PeakRssBytes / fileBytes:F2} | " +
+                    $"{r.GcHeapBytes / 1e6:F0} / {r.GcCommittedBytes / 1e6:F0} | {r.AllocatedPerStep / 1e3:F1} | {r.ActivationBytes / 1e6:F0} | " +
+                    $"{r.ReadPerStep / 1e6:F0} | {r.ReadSecondsPerStep:F2} |");
+            }
+            catch (Exception e) when (e is InvalidOperationException or TimeoutException)
+            {
+                failed++;
+                output.WriteLine($"{head} error: {e.Message} |");
+            }
+            output.Flush();
+        }
         return failed == 0 ? 0 : 2;
     }
 
