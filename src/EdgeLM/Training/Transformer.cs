@@ -110,7 +110,7 @@ public sealed class Transformer
     {
         int C = Config.Model.EmbeddingLength, V = Config.Model.VocabSize;
         var lnf = Acts.LnF.Of(Acts.Data).Slice(n0 * C, R * C);
-        var dlnf = Acts.LnF.Of(Acts.Grad).Slice(n0 * C, R * C);
+        var dlnf = Acts.LnFGradient.Of(Acts.Grad).Slice(n0 * C, R * C);
         dlogits = dlogits[..(R * V)];
         if (FrozenProjections is { HoldsOutput: true } f) f.OutputBackwardInput(dlnf, dlogits, R, C, V, pool);
         else if (LinearHook is { FreezeBase: true }) FrozenLinear.BackwardInput(dlnf, dlogits, Parameters.Output.Of(Parameters.Data), R, C, V, pool);
@@ -165,12 +165,12 @@ public sealed class Transformer
         var g = Parameters.Grad;
         var a = Acts.Data;
         var d = Acts.Grad;
-        Array.Clear(d);
+        Acts.ClearGradients();
         // forward: loss = mean cross-entropy(logits, targets) over the mask; logits = lnf · Woutᵀ. Last chunk
         // first: Forward left its logits in the buffer; the others are recomputed.
         float scale = _masked == 0 ? 0f : lossScale / _masked;
         if (Acts.Options.VocabTiledLoss)
-            FrozenProjections!.OutputLossBackward(Acts.LnF.Of(d), Acts.LnF.Of(a), Targets, Mask, scale, N, c.EmbeddingLength, V, pool);
+            FrozenProjections!.OutputLossBackward(Acts.LnFGradient.Of(d), Acts.LnF.Of(a), Targets, Mask, scale, N, c.EmbeddingLength, V, pool);
         int last = Acts.LogitRows == 0 ? -1 : (N - 1) / Acts.LogitRows * Acts.LogitRows;
         for (int n0 = last; n0 >= 0; n0 -= Acts.LogitRows)
         {
@@ -181,69 +181,73 @@ public sealed class Transformer
         }
         var x = Acts.LayerInput(c.BlockCount);
         // forward: lnf = rmsnorm(x) * output_norm
-        RmsNorm.Backward(x.Of(d), Parameters.OutputNorm.Of(g), Acts.LnF.Of(d), x.Of(a), Parameters.OutputNorm.Of(p), Acts.LnFRstd.Of(a), N, c.EmbeddingLength);
+        RmsNorm.Backward(Acts.InputGradient(c.BlockCount).Of(d), Parameters.OutputNorm.Of(g), Acts.LnFGradient.Of(d), x.Of(a), Parameters.OutputNorm.Of(p), Acts.LnFRstd.Of(a), N, c.EmbeddingLength);
         for (int l = c.BlockCount - 1; l >= 0; l--)
         {
             if (Acts.Checkpointed) Recompute(l, pool);
-            BlockBackward(l, Acts.LayerInput(l), pool);
+            BlockBackward(l, Acts.LayerInput(l), Acts.InputGradient(l), pool);
         }
         // forward: x = token_embd[tokens]
         if (LinearHook is not { FreezeBase: true } && FrozenProjections is not { HoldsEmbedding: true })
-            Encoder.Backward(Parameters.TokenEmbd.Of(g), Acts.Encoded.Of(d), Inputs, N, c.EmbeddingLength);
+            Encoder.Backward(Parameters.TokenEmbd.Of(g), Acts.InputGradient(0).Of(d), Inputs, N, c.EmbeddingLength);
     }
 
     /// <summary>Checkpointing: refills the shared block activations with block l's forward from its saved input,
-    /// clears their gradients, and seeds the output's gradient from the saved input of block l + 1.</summary>
+    /// clears their gradients, and moves the residual gradient (block l's output's) into the block's XFfn
+    /// gradient, leaving the residual gradient zero for block l's input.</summary>
     void Recompute(int l, WorkerPool? pool)
     {
-        var s = Acts.Layers[l];
+        var ds = Acts.LayerGradients(l);
         BlockForward(l, Acts.LayerInput(l), pool);
-        // The shared set is one contiguous run of the arrays, from Ln1 to XFfn.
-        Acts.Grad.AsSpan(s.Ln1.Offset, s.XFfn.Offset + s.XFfn.Length - s.Ln1.Offset).Clear();
-        Acts.LayerInput(l + 1).Of(Acts.Grad).CopyTo(s.XFfn.Of(Acts.Grad));
+        Acts.ClearBlockGradients();
+        var residual = Acts.InputGradient(l).Of(Acts.Grad);
+        residual.CopyTo(ds.XFfn.Of(Acts.Grad));
+        residual.Clear();
     }
 
-    void BlockBackward(int l, ActivationBuffer input, WorkerPool? pool)
+    void BlockBackward(int l, ActivationBuffer input, ActivationBuffer dinput, WorkerPool? pool)
     {
         var c = Config.Model;
         var w = Parameters.Layers[l];
         var s = Acts.Layers[l];
+        var ds = Acts.LayerGradients(l);
         var (p, g, a, d) = (Parameters.Data, Parameters.Grad, Acts.Data, Acts.Grad);
         int B = Acts.B, T = Acts.T, N = B * T, C = c.EmbeddingLength, Q = c.QueryDim, KV = c.KvDim, F = c.FeedForwardLength;
         int Hq = c.HeadCount, Hkv = c.HeadCountKv, D = c.HeadDim;
         // forward: xffn = xattn + swi Wdᵀ
-        AddInPlace(s.XAttn.Of(d), s.XFfn.Of(d));
-        ProjectBackward(l, LinearTarget.FfnDown, s.Swi.Of(d), w.FfnDown.Of(g), default, s.XFfn.Of(d), s.Swi.Of(a), w.FfnDown.Of(p), N, F, C, pool);
+        AddInPlace(ds.XAttn.Of(d), ds.XFfn.Of(d));
+        ProjectBackward(l, LinearTarget.FfnDown, ds.Swi.Of(d), w.FfnDown.Of(g), default, ds.XFfn.Of(d), s.Swi.Of(a), w.FfnDown.Of(p), N, F, C, pool);
         // forward: swi = silu(gate) ⊙ up; gate = ln2 Wgᵀ; up = ln2 Wuᵀ
-        SwiGlu.Backward(s.Gate.Of(d), s.Up.Of(d), s.Swi.Of(d), s.Gate.Of(a), s.Up.Of(a), N * F);
-        ProjectBackward(l, LinearTarget.FfnGate, s.Ln2.Of(d), w.FfnGate.Of(g), default, s.Gate.Of(d), s.Ln2.Of(a), w.FfnGate.Of(p), N, C, F, pool);
-        ProjectBackward(l, LinearTarget.FfnUp, s.Ln2.Of(d), w.FfnUp.Of(g), default, s.Up.Of(d), s.Ln2.Of(a), w.FfnUp.Of(p), N, C, F, pool);
+        if (Acts.Checkpointed) SwiGlu.BackwardInPlace(s.Gate.Of(a), s.Up.Of(a), ds.Swi.Of(d), N * F);   // ds.Gate, ds.Up are s.Gate, s.Up
+        else SwiGlu.Backward(ds.Gate.Of(d), ds.Up.Of(d), ds.Swi.Of(d), s.Gate.Of(a), s.Up.Of(a), N * F);
+        ProjectBackward(l, LinearTarget.FfnGate, ds.Ln2.Of(d), w.FfnGate.Of(g), default, ds.Gate.Of(d), s.Ln2.Of(a), w.FfnGate.Of(p), N, C, F, pool);
+        ProjectBackward(l, LinearTarget.FfnUp, ds.Ln2.Of(d), w.FfnUp.Of(g), default, ds.Up.Of(d), s.Ln2.Of(a), w.FfnUp.Of(p), N, C, F, pool);
         // forward: ln2 = rmsnorm(xattn) * ffn_norm
-        RmsNorm.Backward(s.XAttn.Of(d), w.FfnNorm.Of(g), s.Ln2.Of(d), s.XAttn.Of(a), w.FfnNorm.Of(p), s.Ln2Rstd.Of(a), N, C);
+        RmsNorm.Backward(ds.XAttn.Of(d), w.FfnNorm.Of(g), ds.Ln2.Of(d), s.XAttn.Of(a), w.FfnNorm.Of(p), s.Ln2Rstd.Of(a), N, C);
         // forward: xattn = x + atty Woᵀ
-        AddInPlace(input.Of(d), s.XAttn.Of(d));
-        ProjectBackward(l, LinearTarget.AttnOutput, s.AttY.Of(d), w.AttnOutput.Of(g), default, s.XAttn.Of(d), s.AttY.Of(a), w.AttnOutput.Of(p), N, Q, C, pool);
+        AddInPlace(dinput.Of(d), ds.XAttn.Of(d));
+        ProjectBackward(l, LinearTarget.AttnOutput, ds.AttY.Of(d), w.AttnOutput.Of(g), default, ds.XAttn.Of(d), s.AttY.Of(a), w.AttnOutput.Of(p), N, Q, C, pool);
         // forward: atty = softmax(qrope krope ᵀ / sqrt(D)) v
-        Attention.Backward(s.QRope.Of(d), s.KRope.Of(d), s.V.Of(d), s.AttY.Of(d), s.QRope.Of(a), s.KRope.Of(a), s.V.Of(a), s.Att.Of(a),
+        Attention.Backward(ds.QRope.Of(d), ds.KRope.Of(d), ds.V.Of(d), ds.AttY.Of(d), s.QRope.Of(a), s.KRope.Of(a), s.V.Of(a), s.Att.Of(a),
             B, T, Hq, Hkv, D, pool);
         bool qkNorm = w.AttnQNorm is not null && w.AttnKNorm is not null;
-        var qIn = qkNorm ? s.QNormed : s.Q;
-        var kIn = qkNorm ? s.KNormed : s.K;
+        var dqIn = qkNorm ? ds.QNormed : ds.Q;
+        var dkIn = qkNorm ? ds.KNormed : ds.K;
         // forward: qrope = rope(q), krope = rope(k)
-        Rope.Backward(qIn.Of(d), s.QRope.Of(d), Acts.RopeCos, Acts.RopeSin, B, T, Hq, D, c.RopeDimensions, c.RopeNeox);
-        Rope.Backward(kIn.Of(d), s.KRope.Of(d), Acts.RopeCos, Acts.RopeSin, B, T, Hkv, D, c.RopeDimensions, c.RopeNeox);
+        Rope.Backward(dqIn.Of(d), ds.QRope.Of(d), Acts.RopeCos, Acts.RopeSin, B, T, Hq, D, c.RopeDimensions, c.RopeNeox);
+        Rope.Backward(dkIn.Of(d), ds.KRope.Of(d), Acts.RopeCos, Acts.RopeSin, B, T, Hkv, D, c.RopeDimensions, c.RopeNeox);
         if (qkNorm)
         {
             // forward: qnormed = rmsnorm(q per head) * q_norm; knormed likewise
-            RmsNorm.Backward(s.Q.Of(d), w.AttnQNorm!.Of(g), s.QNormed.Of(d), s.Q.Of(a), w.AttnQNorm.Of(p), s.QRstd.Of(a), N * Hq, D);
-            RmsNorm.Backward(s.K.Of(d), w.AttnKNorm!.Of(g), s.KNormed.Of(d), s.K.Of(a), w.AttnKNorm.Of(p), s.KRstd.Of(a), N * Hkv, D);
+            RmsNorm.Backward(ds.Q.Of(d), w.AttnQNorm!.Of(g), ds.QNormed.Of(d), s.Q.Of(a), w.AttnQNorm.Of(p), s.QRstd.Of(a), N * Hq, D);
+            RmsNorm.Backward(ds.K.Of(d), w.AttnKNorm!.Of(g), ds.KNormed.Of(d), s.K.Of(a), w.AttnKNorm.Of(p), s.KRstd.Of(a), N * Hkv, D);
         }
         // forward: q, k, v = ln1 Wqᵀ + bq, ln1 Wkᵀ + bk, ln1 Wvᵀ + bv
-        ProjectBackward(l, LinearTarget.AttnQ, s.Ln1.Of(d), w.AttnQ.Of(g), BiasGrad(w.AttnQBias), s.Q.Of(d), s.Ln1.Of(a), w.AttnQ.Of(p), N, C, Q, pool);
-        ProjectBackward(l, LinearTarget.AttnK, s.Ln1.Of(d), w.AttnK.Of(g), BiasGrad(w.AttnKBias), s.K.Of(d), s.Ln1.Of(a), w.AttnK.Of(p), N, C, KV, pool);
-        ProjectBackward(l, LinearTarget.AttnV, s.Ln1.Of(d), w.AttnV.Of(g), BiasGrad(w.AttnVBias), s.V.Of(d), s.Ln1.Of(a), w.AttnV.Of(p), N, C, KV, pool);
+        ProjectBackward(l, LinearTarget.AttnQ, ds.Ln1.Of(d), w.AttnQ.Of(g), BiasGrad(w.AttnQBias), ds.Q.Of(d), s.Ln1.Of(a), w.AttnQ.Of(p), N, C, Q, pool);
+        ProjectBackward(l, LinearTarget.AttnK, ds.Ln1.Of(d), w.AttnK.Of(g), BiasGrad(w.AttnKBias), ds.K.Of(d), s.Ln1.Of(a), w.AttnK.Of(p), N, C, KV, pool);
+        ProjectBackward(l, LinearTarget.AttnV, ds.Ln1.Of(d), w.AttnV.Of(g), BiasGrad(w.AttnVBias), ds.V.Of(d), s.Ln1.Of(a), w.AttnV.Of(p), N, C, KV, pool);
         // forward: ln1 = rmsnorm(x) * attn_norm
-        RmsNorm.Backward(input.Of(d), w.AttnNorm.Of(g), s.Ln1.Of(d), input.Of(a), w.AttnNorm.Of(p), s.Ln1Rstd.Of(a), N, C);
+        RmsNorm.Backward(dinput.Of(d), w.AttnNorm.Of(g), ds.Ln1.Of(d), input.Of(a), w.AttnNorm.Of(p), s.Ln1Rstd.Of(a), N, C);
     }
 
     /// <summary>Hook (LoRA): adds to each block projection's output and input gradient; with FreezeBase, no

@@ -5,6 +5,10 @@
 // only each block's input and one block's worth of activations, which every block shares and the
 // backward pass refills by recomputing that block's forward; and the logits are computed LogitRows
 // rows at a time into one (LogitRows, V) buffer, outside the gradient array, instead of (N, V) twice.
+// Checkpointed, the gradients live in the same array as the activations with a layout of their own:
+// only the block being back-propagated has gradients, one (N, C) residual gradient serves every block
+// input, buffers whose gradient is never read (rstd, attention weights) get none, and the FFN's gate
+// and up gradients overwrite the gate and up activations they are computed from (SwiGlu.BackwardInPlace).
 // Legend: B = batch, T = time, N = B·T, C = n_embd, Hq/Hkv = heads, D = head size, F = FFN width, V = vocab.
 namespace EdgeLM.Training;
 
@@ -45,6 +49,8 @@ public sealed class TransformerActivations
 {
     int _count;
     readonly ActivationBuffer[] _inputs;   // (L + 1) × (N, C): block l's input; [L] is the last block's output
+    readonly LayerActivations? _blockGrad; // checkpointed: the shared block's gradients
+    readonly ActivationBuffer _residualGrad, _lnFGrad, _blockGradRun;
 
     public TransformerActivations(TransformerConfig config, int B, int T, ActivationOptions? options = null)
     {
@@ -60,23 +66,8 @@ public sealed class TransformerActivations
         if (checkpoint)
             for (int l = 1; l <= c.BlockCount; l++) _inputs[l] = Add(N * C);
         var layers = new LayerActivations[c.BlockCount];
-        bool qk = config.QkNorm;
         for (int i = 0; i < layers.Length; i++)
-        {
-            if (checkpoint && i > 0)
-            {
-                layers[i] = layers[0];
-                continue;
-            }
-            layers[i] = new LayerActivations(
-                Add(N * C), Add(N), Add(N * Q), Add(N * KV), Add(N * KV),
-                Add(qk ? N * Q : 0), Add(qk ? N * c.HeadCount : 0), Add(qk ? N * KV : 0), Add(qk ? N * c.HeadCountKv : 0),
-                Add(N * Q), Add(N * KV),
-                Add(B * c.HeadCount * T * T), Add(N * Q), Add(N * C),
-                Add(N * C), Add(N),
-                Add(N * F), Add(N * F), Add(N * F),
-                Add(N * C));
-        }
+            layers[i] = checkpoint && i > 0 ? layers[0] : AddLayer(config, N, grad: false, inPlaceFfn: default);
         Layers = layers;
         if (!checkpoint)
             for (int l = 1; l <= c.BlockCount; l++) _inputs[l] = layers[l - 1].XFfn;
@@ -84,6 +75,17 @@ public sealed class TransformerActivations
         LnF = Add(N * C);
         LnFRstd = Add(N);
         Losses = Add(N);
+        if (checkpoint)
+        {
+            // The gradients' own layout, after the activations in the same array: one block's, the final
+            // norm's input, and one residual stream's gradient for every block input.
+            int start = _count;
+            _blockGrad = AddLayer(config, N, grad: true, inPlaceFfn: layers[0]);
+            _blockGradRun = new ActivationBuffer(start, _count - start);
+            _lnFGrad = Add(N * C);
+            _residualGrad = Add(N * C);
+        }
+        else _lnFGrad = LnF;
         LogitRows = Options.VocabTiledLoss ? 0 : Options.LogitRows == 0 ? N : Math.Min(Options.LogitRows, N);
         Logits = GC.AllocateArray<float>(checked(LogitRows * c.VocabSize), pinned: true);
         int half = c.RopeDimensions / 2;
@@ -91,7 +93,7 @@ public sealed class TransformerActivations
         RopeSin = new float[T * half];
         EdgeLM.Training.Layers.Rope.Tables(RopeCos, RopeSin, T, c.RopeDimensions, c.RopeFreqBase, c.RopeFreqScale);
         Data = GC.AllocateArray<float>(_count, pinned: true);
-        Grad = GC.AllocateArray<float>(_count, pinned: true);
+        Grad = checkpoint ? Data : GC.AllocateArray<float>(_count, pinned: true);
     }
 
     public int B { get; }
@@ -102,10 +104,14 @@ public sealed class TransformerActivations
     /// <summary>Rows of <see cref="Logits"/>: N, or Options.LogitRows when fewer, or 0 with VocabTiledLoss.</summary>
     public int LogitRows { get; }
     public float[] Data { get; }
+    /// <summary>The gradients: a second array of Data's layout, or, when checkpointed, Data itself (the gradient
+    /// buffers then have their own offsets: <see cref="LayerGradients"/>, <see cref="InputGradient"/>, <see cref="LnFGradient"/>).</summary>
     public float[] Grad { get; }
     /// <summary>RoPE tables for positions 0..T-1, (T, R/2) each.</summary>
     public float[] RopeCos { get; }
     public float[] RopeSin { get; }
+    /// <summary>Floats held for activations and their gradients together.</summary>
+    public long Floats => Data.LongLength + (ReferenceEquals(Grad, Data) ? 0 : Grad.LongLength) + Logits.LongLength;
 
     public ActivationBuffer Encoded { get; }                       // (N, C)
     /// <summary>Block <paramref name="l"/>'s input (N, C); l = L is the last block's output.</summary>
@@ -117,6 +123,43 @@ public sealed class TransformerActivations
     public ActivationBuffer Losses { get; }                        // (N)
     /// <summary>(LogitRows, V), its own array: logits, turned in place into their gradient by the backward pass.</summary>
     public float[] Logits { get; }
+
+    /// <summary>Where block <paramref name="l"/>'s activation gradients are, in <see cref="Grad"/>. Checkpointed: one
+    /// shared set, whose Gate and Up are the activations' own (the gradient replaces the value) and whose
+    /// Ln1Rstd, QRstd, KRstd, Att and Ln2Rstd are empty (never read).</summary>
+    public LayerActivations LayerGradients(int l) => Checkpointed ? _blockGrad! : Layers[l];
+    /// <summary>The gradient of block <paramref name="l"/>'s input (N, C) (l = L: the last block's output); checkpointed,
+    /// one buffer for all, which the backward pass hands from block to block.</summary>
+    public ActivationBuffer InputGradient(int l) => Checkpointed ? _residualGrad : _inputs[l];
+    public ActivationBuffer LnFGradient => _lnFGrad;               // (N, C)
+
+    /// <summary>Sets every activation gradient to zero (not the activations, which share the array when checkpointed).</summary>
+    public void ClearGradients()
+    {
+        if (!Checkpointed) Array.Clear(Grad);
+        else Grad.AsSpan(_blockGradRun.Offset, _count - _blockGradRun.Offset).Clear();
+    }
+
+    /// <summary>Checkpointed: zeroes the shared block's gradients (all but Gate and Up, which the backward pass assigns).</summary>
+    public void ClearBlockGradients() => _blockGradRun.Of(Grad).Clear();
+
+    /// <summary>One block's buffers. For gradients (<paramref name="grad"/>), buffers nothing reads the gradient of
+    /// are empty, and gate and up are those of <paramref name="inPlaceFfn"/>.</summary>
+    LayerActivations AddLayer(TransformerConfig config, int N, bool grad, LayerActivations? inPlaceFfn)
+    {
+        var c = config.Model;
+        int B = N / T, C = c.EmbeddingLength, Q = c.QueryDim, KV = c.KvDim, F = c.FeedForwardLength;
+        bool qk = config.QkNorm;
+        int g = grad ? 0 : 1;   // multiplies the sizes of value-only buffers
+        return new LayerActivations(
+            Add(N * C), Add(g * N), Add(N * Q), Add(N * KV), Add(N * KV),
+            Add(qk ? N * Q : 0), Add(qk ? g * N * c.HeadCount : 0), Add(qk ? N * KV : 0), Add(qk ? g * N * c.HeadCountKv : 0),
+            Add(N * Q), Add(N * KV),
+            Add(g * B * c.HeadCount * T * T), Add(N * Q), Add(N * C),
+            Add(N * C), Add(g * N),
+            inPlaceFfn?.Gate ?? Add(N * F), inPlaceFfn?.Up ?? Add(N * F), Add(N * F),
+            Add(N * C));
+    }
 
     ActivationBuffer Add(int n)
     {

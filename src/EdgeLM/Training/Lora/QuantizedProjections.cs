@@ -6,6 +6,8 @@
 // them; the head's logits and input gradient take the same tiled path), and none of these tensors
 // has F32 data or gradient storage in the Transformer's parameters; only the norms and biases are
 // loaded as F32.
+// With streamWeights, the frozen matrices' bytes are read from the file tile by tile (WeightStream)
+// instead of touched through the mapping, so they stay out of the process's resident set.
 // Not a quantizer and not an inference path; the tile's rows are dequantized exactly as
 // TransformerGguf.Load dequantizes them, so results equal training on the dequantized copy.
 // Legend: N = B·T rows, C = input channels, OC = output channels, R = tile rows.
@@ -32,6 +34,7 @@ public sealed partial class QuantizedProjections : IFrozenProjections, IDisposab
     readonly float[] _rowMax, _rowLse, _targetLogit;   // (N) each: the vocabulary-tiled loss's per-row state
     readonly double[] _rowSum;                         // (N)
     readonly float[] _exp = new float[TileRows];       // (R)
+    WeightStream? _stream;                             // set: tiles are read from the file, not the mapping
 
     QuantizedProjections(DecoderModel model, TensorEntry?[] tensors, TensorEntry? embedding, TensorEntry? output, int maxIn, int maxN)
     {
@@ -48,12 +51,21 @@ public sealed partial class QuantizedProjections : IFrozenProjections, IDisposab
     /// <summary>Bytes an F32 copy of the same projections would take.</summary>
     public long F32Bytes { get; private set; }
     /// <summary>Bytes of the F32 scratch used to compute with them.</summary>
-    public long ScratchBytes => 4L * (_tile.Length + _tileOut.Length);
+    public long ScratchBytes => 4L * (_tile.Length + _tileOut.Length) + (_stream?.BufferBytes ?? 0);
+    /// <summary>True when the frozen matrices are read from the file tile by tile instead of through the mapping.</summary>
+    public bool Streamed => _stream is not null;
+    /// <summary>Bytes read from the file so far when streamed (each pass reads every tile it uses again).</summary>
+    public long BytesRead => _stream?.BytesRead ?? 0;
+    /// <summary>Seconds spent reading them so far (wall time, including waiting for the disk when not cached).</summary>
+    public double ReadSeconds => (_stream?.ReadTicks ?? 0) / (double)System.Diagnostics.Stopwatch.Frequency;
 
     /// <summary>A Transformer for batches of (B, T) with the base's norms and biases in F32 and its block
     /// projections, token embedding and output head left in the mapped file, attached as the Transformer's
-    /// FrozenProjections. <paramref name="activations"/> bounds the activation memory.</summary>
-    public static (Transformer Model, QuantizedProjections Frozen) Load(string path, int B, int T, ActivationOptions? activations = null)
+    /// FrozenProjections. <paramref name="activations"/> bounds the activation memory. With <paramref name="streamWeights"/>
+    /// (GGUF only), each tile's bytes are read from the file just before use instead of through the mapping:
+    /// the same numbers, without the file in the resident set.</summary>
+    public static (Transformer Model, QuantizedProjections Frozen) Load(string path, int B, int T, ActivationOptions? activations = null,
+        bool streamWeights = false)
     {
         var model = DecoderModel.Load(ModelSources.Open(path));
         try
@@ -70,6 +82,7 @@ public sealed partial class QuantizedProjections : IFrozenProjections, IDisposab
             TensorEntry? embedding = null, output = null;
             long stored = 0, f32 = 0;
             int maxIn = 1;
+            long maxTileBytes = 1;
             foreach (var t in m.Parameters.Tensors)
             {
                 if (!byName.TryGetValue(t.Name, out var e)) throw new InvalidModelFileException(path, $"tensor '{t.Name}' is missing");
@@ -82,6 +95,7 @@ public sealed partial class QuantizedProjections : IFrozenProjections, IDisposab
                     else if (slot == -1) embedding = e;
                     else output = e;
                     (stored, f32, maxIn) = (stored + e.ByteSize, f32 + 4L * t.Length, Math.Max(maxIn, t.Cols));
+                    maxTileBytes = Math.Max(maxTileBytes, Math.Min(TileRows, t.Rows) * e.RowBytes);
                     continue;
                 }
                 var dst = t.Of(m.Parameters.Data);
@@ -92,6 +106,7 @@ public sealed partial class QuantizedProjections : IFrozenProjections, IDisposab
             // Tied: the head is token_embd itself.
             output ??= config.Tied ? embedding : null;
             var q = new QuantizedProjections(model, tensors, embedding, output, maxIn, m.Acts.B * m.Acts.T) { StoredBytes = stored, F32Bytes = f32 };
+            if (streamWeights) q._stream = WeightStream.Open(model, checked((int)maxTileBytes));
             m.FrozenProjections = q;
             return (m, q);
         }
@@ -121,7 +136,8 @@ public sealed partial class QuantizedProjections : IFrozenProjections, IDisposab
             // Token ids were checked against the vocabulary by Transformer.Forward.
             for (int n = 0; n < N; n++)
             {
-                var row = new ReadOnlySpan<byte>((byte*)e.Data + (long)tokens[n] * rowBytes, rowBytes);
+                var row = _stream is { } s ? s.Read(e, (long)tokens[n] * rowBytes, rowBytes)
+                    : new ReadOnlySpan<byte>((byte*)e.Data + (long)tokens[n] * rowBytes, rowBytes);
                 QuantKernels.Dequantize(e.Type, row, output.Slice(n * C, C));
             }
         }
@@ -168,11 +184,16 @@ public sealed partial class QuantizedProjections : IFrozenProjections, IDisposab
         int rowBytes = checked((int)e.RowBytes);
         unsafe
         {
-            var src = new ReadOnlySpan<byte>((byte*)e.Data + (long)o * rowBytes, R * rowBytes);
+            var src = _stream is { } s ? s.Read(e, (long)o * rowBytes, R * rowBytes)
+                : new ReadOnlySpan<byte>((byte*)e.Data + (long)o * rowBytes, R * rowBytes);
             for (int r = 0; r < R; r++) QuantKernels.Dequantize(e.Type, src.Slice(r * rowBytes, rowBytes), tile.Slice(r * C, C));
         }
         return tile;
     }
 
-    public void Dispose() => _model.Dispose();
+    public void Dispose()
+    {
+        _stream?.Dispose();
+        _model.Dispose();
+    }
 }

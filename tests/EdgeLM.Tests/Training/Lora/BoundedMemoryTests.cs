@@ -82,6 +82,17 @@ public class BoundedMemoryTests
         AssertClose($"{arch} norm gradients", plain.Parameters.Grad, bounded.Parameters.Grad, LoraTolerance);
     }
 
+    [Fact]
+    public void Checkpointed_gradients_do_not_grow_with_depth()
+    {
+        // Two more blocks add two saved inputs (N, C) and nothing else: gradients exist for one block only,
+        // and one residual gradient serves every block input.
+        const int B = 2, T = 6, C = 16;
+        long Floats(int layers) => new TransformerActivations(TransformerConfig.Create("llama", vocab: 29, dim: C, layers: layers, heads: 4,
+            kvHeads: 2, headDim: 4, ffn: 24, context: 64, tied: true), B, T, new ActivationOptions { Checkpoint = true, VocabTiledLoss = true }).Floats;
+        Assert.Equal(2L * B * T * C, Floats(5) - Floats(3));
+    }
+
     /// <summary>Full training: the trained head's weight gradient is summed chunk by chunk instead of over all
     /// rows at once, a different F32 summation order; 1e-5 relative is rounding, a wrong term is O(1).</summary>
     const float FullTolerance = 1e-5f;

@@ -41,6 +41,21 @@ public class FinetuneCliTests(PoemsFixture f)
     }
 
     [Fact]
+    public void Stream_weights_trains_the_same_adapter_as_the_mapped_base()
+    {
+        // Streaming changes where the frozen bytes come from, not one number: the adapters are the same file.
+        string[] common = ["--data", PoemsFile(), "--steps", "3", "--batch", "2", "--ctx", "32", "--lora-rank", "4", "--targets", "q,v,down",
+            "--threads", "1", "--checkpoint", "--tiled-loss"];
+        string mapped = f.File("cli-mapped"), streamed = f.File("cli-streamed");
+        var a = CliRunner.Run(["finetune", f.BasePath, "--out", mapped, .. common]);
+        var b = CliRunner.Run(["finetune", f.BasePath, "--out", streamed, "--stream-weights", .. common]);
+        Assert.True(a.ExitCode == 0, a.StdErr);
+        Assert.True(b.ExitCode == 0, b.StdErr);
+        Assert.Contains("read from the file tile by tile", b.StdErr, StringComparison.Ordinal);
+        Assert.Equal(File.ReadAllBytes(Path.Combine(mapped, "adapter.gguf")), File.ReadAllBytes(Path.Combine(streamed, "adapter.gguf")));
+    }
+
+    [Fact]
     public void Full_fine_tuning_writes_a_gguf_with_the_bases_vocabulary()
     {
         string dir = f.File("cli-full");

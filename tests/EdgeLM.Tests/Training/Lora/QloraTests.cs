@@ -86,7 +86,7 @@ public class QloraTests(PoemsFixture f)
     }
 
     /// <summary>A copy of the F32 base with every matrix stored as <paramref name="type"/> (the reference quantizer).</summary>
-    static void QuantizeProjections(string src, string dst, GgmlType type)
+    internal static void QuantizeProjections(string src, string dst, GgmlType type)
     {
         using var g = GgufFile.Open(src);
         var w = new GgufWriter();
