@@ -11,7 +11,13 @@ internal static unsafe class QuantDots
     public static delegate*<byte*, byte*, int, float> Resolve(GgmlType type, SimdLevel level) => type switch
     {
         GgmlType.F32 => &DotF32,
-        GgmlType.F16 => level == SimdLevel.Scalar ? &DotF16 : F16Simd.Resolve(level),
+        GgmlType.F16 => level switch
+        {
+            SimdLevel.Vector512 => &F16Rows.Dot512,
+            SimdLevel.Vector256 => &F16Rows.Dot256,
+            SimdLevel.Vector128 => &F16Rows.Dot128,
+            _ => &DotF16,
+        },
         GgmlType.BF16 => level == SimdLevel.Scalar ? &DotBF16 : BF16Simd.Resolve(level),
         GgmlType.Q8_0 => level == SimdLevel.Scalar ? &DotQ8_0 : Q8_0Simd.Resolve(level),
         GgmlType.Q4_0 => level == SimdLevel.Scalar ? &DotQ4_0 : Q4_0Simd.Resolve(level),

@@ -130,6 +130,12 @@ public static unsafe class QuantKernels
         fixed (byte* a = activation)
         fixed (float* yp = y)
         {
+            if (weightType == GgmlType.F16 && Simd.Best != SimdLevel.Scalar)
+            {
+                // F16: the activation is widened once for all rows (same bits as the per-row dot).
+                F16Rows.Rows(weights + rowStart * rowBytes, rowBytes, rowEnd - rowStart, (ushort*)a, yp, n, Simd.Best);
+                return;
+            }
             byte* w = weights + rowStart * rowBytes;
             for (int r = 0; r < rowEnd - rowStart; r++, w += rowBytes) yp[r] = dot(w, a, n);
         }
