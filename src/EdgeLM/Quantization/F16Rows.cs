@@ -61,8 +61,9 @@ internal static unsafe class F16Rows
         return Dot((ushort*)w, aw, (ushort*)a, n, level);
     }
 
+    /// <summary>dot(w, a) with a already widened into aw by <see cref="WidenActivation"/> at this level.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    static float Dot(ushort* w, float* aw, ushort* a, int n, SimdLevel level) => level switch
+    internal static float Dot(ushort* w, float* aw, ushort* a, int n, SimdLevel level) => level switch
     {
         SimdLevel.Vector512 => Row512(w, aw, a, n),
         SimdLevel.Vector256 => Row256(w, aw, a, n),

@@ -46,7 +46,8 @@ internal static unsafe class QuantDots
         };
 
     /// <summary>A blocked kernel for a whole row range against a micro-batch (see Block32Gemm.Rows), else
-    /// the tiled one (ResolveMulti), else null. Same signature and bit-identical outputs.</summary>
+    /// the tiled one (ResolveMulti), else null. Same signature and bit-identical outputs, except F16's
+    /// (F16Gemm: one accumulator per output, equal to the dot within float reassociation).</summary>
     public static delegate*<byte*, long, int, byte*, long, int, float*, int, int, void> ResolveGemm(GgmlType type, SimdLevel level) =>
         (level, type) switch
         {
@@ -56,6 +57,8 @@ internal static unsafe class QuantDots
             (SimdLevel.Vector256, GgmlType.Q8_0) => &Block32Gemm256.Rows<Q8_0Block>,
             (SimdLevel.Vector256, GgmlType.Q5_0) => &Block32Gemm256.Rows<Q5_0Block>,
             (SimdLevel.Vector256, GgmlType.Q4_0) => &Block32Gemm256.Rows<Q4_0Block>,
+            (SimdLevel.Vector512, GgmlType.F16) => &F16Gemm.Rows512, // within reassociation of the dot, not bit-identical
+            (SimdLevel.Vector256, GgmlType.F16) => &F16Gemm.Rows256,
             _ => ResolveMulti(type, level),
         };
 
