@@ -6,7 +6,9 @@
 // Not bit-identical to the per-pair dot (one accumulator per output instead of four): the results
 // agree within float reassociation. Rows holding inf/NaN, and the rows and tokens left over from
 // whole tiles, go through F16Rows' row kernel (the decode kernel, with its exact fallback).
-// Not a general GEMM: F16 only, the layout is the one QuantKernels.MatMulRows passes.
+// BF16 takes the same blocks: its widening is a plain shift (exact for every value, so no fallback),
+// in natural order, and leftovers use BF16's own dot.
+// Not a general GEMM: F16 and BF16 only, the layout is the one QuantKernels.MatMulRows passes.
 using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
 
@@ -28,7 +30,14 @@ internal static unsafe class F16Gemm
     public static void Rows256(byte* w, long rowBytes, int rows, byte* a, long activationRowBytes, int T, float* y, int ldy, int n) =>
         Rows(w, rowBytes, rows, a, activationRowBytes, T, y, ldy, n, SimdLevel.Vector256);
 
-    static void Rows(byte* w, long rowBytes, int rows, byte* a, long activationRowBytes, int T, float* y, int ldy, int n, SimdLevel level)
+    public static void Bf16Rows512(byte* w, long rowBytes, int rows, byte* a, long activationRowBytes, int T, float* y, int ldy, int n) =>
+        Rows(w, rowBytes, rows, a, activationRowBytes, T, y, ldy, n, SimdLevel.Vector512, bf16: true);
+
+    public static void Bf16Rows256(byte* w, long rowBytes, int rows, byte* a, long activationRowBytes, int T, float* y, int ldy, int n) =>
+        Rows(w, rowBytes, rows, a, activationRowBytes, T, y, ldy, n, SimdLevel.Vector256, bf16: true);
+
+    static void Rows(byte* w, long rowBytes, int rows, byte* a, long activationRowBytes, int T, float* y, int ldy, int n, SimdLevel level,
+        bool bf16 = false)
     {
         bool wide = level == SimdLevel.Vector512;
         int rm = wide ? 4 : 2, rn = 6;
@@ -41,14 +50,25 @@ internal static unsafe class F16Gemm
             int tc = Math.Min(tb, T - t0);
             for (int j = 0; j < tc; j++)
             {
-                F16Rows.WidenActivation((ushort*)(a + (t0 + j) * activationRowBytes), x + (long)j * kp, n, level);
+                ushort* src = (ushort*)(a + (t0 + j) * activationRowBytes);
+                if (bf16) WidenBf16(src, x + (long)j * kp, n);
+                else F16Rows.WidenActivation(src, x + (long)j * kp, n, level);
                 new Span<float>(x + (long)j * kp + n, kp - n).Clear();
             }
             int r = 0;
             for (; r + rm <= rows; r += rm)
             {
                 bool special = false;
-                for (int i = 0; i < rm; i++) special |= WidenRow((ushort*)(w + (r + i) * rowBytes), wr + i * kp, n, kp, level);
+                for (int i = 0; i < rm; i++)
+                {
+                    ushort* src = (ushort*)(w + (r + i) * rowBytes);
+                    if (!bf16) special |= WidenRow(src, wr + i * kp, n, kp, level);
+                    else
+                    {
+                        WidenBf16(src, wr + i * kp, n);
+                        new Span<float>(wr + i * kp + n, kp - n).Clear();
+                    }
+                }
                 if (special)
                 {
                     RowsOneByOne(w, rowBytes, r, r + rm, a, activationRowBytes, t0, tc, x, kp, y, ldy, n, level);
@@ -63,8 +83,31 @@ internal static unsafe class F16Gemm
                     if (wide) Tile4x1(wr, x + (long)j * kp, kp, yt + (long)j * ldy);
                     else Tile2x1(wr, x + (long)j * kp, kp, yt + (long)j * ldy);
             }
-            RowsOneByOne(w, rowBytes, r, rows, a, activationRowBytes, t0, tc, x, kp, y, ldy, n, level);
+            if (bf16) Bf16OneByOne(w, rowBytes, r, rows, a, activationRowBytes, t0, tc, y, ldy, n, level);
+            else RowsOneByOne(w, rowBytes, r, rows, a, activationRowBytes, t0, tc, x, kp, y, ldy, n, level);
         }
+    }
+
+    static void Bf16OneByOne(byte* w, long rowBytes, int r0, int r1, byte* a, long activationRowBytes, int t0, int tc,
+        float* y, int ldy, int n, SimdLevel level)
+    {
+        var dot = BF16Simd.Resolve(level);
+        for (int r = r0; r < r1; r++)
+            for (int j = 0; j < tc; j++)
+                y[(long)(t0 + j) * ldy + r] = dot(w + r * rowBytes, a + (t0 + j) * activationRowBytes, n);
+    }
+
+    /// <summary>dst = exact floats of n bfloat16 values (the top halves of floats), natural order.</summary>
+    static void WidenBf16(ushort* src, float* dst, int n)
+    {
+        int i = 0;
+        for (; i + 16 <= n; i += 16)
+        {
+            var h = Vector256.Load(src + i);
+            Vector256.Store((Vector256.WidenLower(h) << 16).AsSingle(), dst + i);
+            Vector256.Store((Vector256.WidenUpper(h) << 16).AsSingle(), dst + i + 8);
+        }
+        for (; i < n; i++) dst[i] = QuantMath.Bf16ToFloat(src[i]);
     }
 
     /// <summary>Rows [r0, r1) against tokens [t0, t0 + tc) with the decode row kernel.</summary>

@@ -46,8 +46,8 @@ internal static unsafe class QuantDots
         };
 
     /// <summary>A blocked kernel for a whole row range against a micro-batch (see Block32Gemm.Rows), else
-    /// the tiled one (ResolveMulti), else null. Same signature and bit-identical outputs, except F16's
-    /// (F16Gemm: one accumulator per output, equal to the dot within float reassociation).</summary>
+    /// the tiled one (ResolveMulti), else null. Same signature and bit-identical outputs, except F16's and
+    /// BF16's (F16Gemm: one accumulator per output, equal to the dot within float reassociation).</summary>
     public static delegate*<byte*, long, int, byte*, long, int, float*, int, int, void> ResolveGemm(GgmlType type, SimdLevel level) =>
         (level, type) switch
         {
@@ -59,6 +59,8 @@ internal static unsafe class QuantDots
             (SimdLevel.Vector256, GgmlType.Q4_0) => &Block32Gemm256.Rows<Q4_0Block>,
             (SimdLevel.Vector512, GgmlType.F16) => &F16Gemm.Rows512, // within reassociation of the dot, not bit-identical
             (SimdLevel.Vector256, GgmlType.F16) => &F16Gemm.Rows256,
+            (SimdLevel.Vector512, GgmlType.BF16) => &F16Gemm.Bf16Rows512,
+            (SimdLevel.Vector256, GgmlType.BF16) => &F16Gemm.Bf16Rows256,
             _ => ResolveMulti(type, level),
         };
 

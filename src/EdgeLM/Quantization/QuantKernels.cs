@@ -173,7 +173,7 @@ public static unsafe class QuantKernels
     /// a micro-batch's product written straight into y (T, yStride), e.g. (T, Rows) of a whole matrix.
     /// Blocked (Block32Gemm) where the type has a blocked kernel at this CPU's level, else as
     /// VecDotRowsMulti; every output bit-identical to VecDot of the same pair at that level, except F16
-    /// (F16Gemm), which agrees with it within float reassociation.</summary>
+    /// and BF16 (F16Gemm), which agree with it within float reassociation.</summary>
     public static void MatMulRows(GgmlType weightType, byte* weights, long rowBytes, int rowStart, int rowEnd,
         ReadOnlySpan<byte> activations, int activationRowBytes, int numActivations, Span<float> y, int yStride, int n) =>
         MatMulRows(weightType, weights, rowBytes, rowStart, rowEnd, activations, activationRowBytes, numActivations, y, yStride, n, Simd.Best);
