@@ -11,6 +11,7 @@
 // Not a general GEMM: F16 and BF16 only, the layout is the one QuantKernels.MatMulRows passes.
 using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
+using EdgeLM.Tensors;
 
 namespace EdgeLM.Quantization;
 
@@ -91,7 +92,7 @@ internal static unsafe class F16Gemm
     static void Bf16OneByOne(byte* w, long rowBytes, int r0, int r1, byte* a, long activationRowBytes, int t0, int tc,
         float* y, int ldy, int n, SimdLevel level)
     {
-        var dot = BF16Simd.Resolve(level);
+        var dot = QuantDots.Resolve(GgmlType.BF16, level);
         for (int r = r0; r < r1; r++)
             for (int j = 0; j < tc; j++)
                 y[(long)(t0 + j) * ldy + r] = dot(w + r * rowBytes, a + (t0 + j) * activationRowBytes, n);

@@ -18,7 +18,13 @@ internal static unsafe class QuantDots
             SimdLevel.Vector128 => &F16Rows.Dot128,
             _ => &DotF16,
         },
-        GgmlType.BF16 => level == SimdLevel.Scalar ? &DotBF16 : BF16Simd.Resolve(level),
+        GgmlType.BF16 => level switch
+        {
+            SimdLevel.Vector512 => &BF16Rows.Dot512,
+            SimdLevel.Vector256 => &BF16Rows.Dot256,
+            SimdLevel.Vector128 => &BF16Rows.Dot128,
+            _ => &DotBF16,
+        },
         GgmlType.Q8_0 => level == SimdLevel.Scalar ? &DotQ8_0 : Q8_0Simd.Resolve(level),
         GgmlType.Q4_0 => level == SimdLevel.Scalar ? &DotQ4_0 : Q4_0Simd.Resolve(level),
         GgmlType.Q5_0 => level == SimdLevel.Scalar ? &DotQ5_0 : Q5_0Simd.Resolve(level),

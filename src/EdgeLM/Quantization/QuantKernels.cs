@@ -130,10 +130,11 @@ public static unsafe class QuantKernels
         fixed (byte* a = activation)
         fixed (float* yp = y)
         {
-            if (weightType == GgmlType.F16 && Simd.Best != SimdLevel.Scalar)
+            if (weightType is GgmlType.F16 or GgmlType.BF16 && Simd.Best != SimdLevel.Scalar)
             {
-                // F16: the activation is widened once for all rows (same bits as the per-row dot).
-                F16Rows.Rows(weights + rowStart * rowBytes, rowBytes, rowEnd - rowStart, (ushort*)a, yp, n, Simd.Best);
+                // F16, BF16: the activation is widened once for all rows (same bits as the per-row dot).
+                if (weightType == GgmlType.F16) F16Rows.Rows(weights + rowStart * rowBytes, rowBytes, rowEnd - rowStart, (ushort*)a, yp, n, Simd.Best);
+                else BF16Rows.Rows(weights + rowStart * rowBytes, rowBytes, rowEnd - rowStart, (ushort*)a, yp, n, Simd.Best);
                 return;
             }
             byte* w = weights + rowStart * rowBytes;
