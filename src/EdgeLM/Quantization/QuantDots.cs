@@ -11,8 +11,20 @@ internal static unsafe class QuantDots
     public static delegate*<byte*, byte*, int, float> Resolve(GgmlType type, SimdLevel level) => type switch
     {
         GgmlType.F32 => &DotF32,
-        GgmlType.F16 => level == SimdLevel.Scalar ? &DotF16 : F16Simd.Resolve(level),
-        GgmlType.BF16 => level == SimdLevel.Scalar ? &DotBF16 : BF16Simd.Resolve(level),
+        GgmlType.F16 => level switch
+        {
+            SimdLevel.Vector512 => &F16Rows.Dot512,
+            SimdLevel.Vector256 => &F16Rows.Dot256,
+            SimdLevel.Vector128 => &F16Rows.Dot128,
+            _ => &DotF16,
+        },
+        GgmlType.BF16 => level switch
+        {
+            SimdLevel.Vector512 => &BF16Rows.Dot512,
+            SimdLevel.Vector256 => &BF16Rows.Dot256,
+            SimdLevel.Vector128 => &BF16Rows.Dot128,
+            _ => &DotBF16,
+        },
         GgmlType.Q8_0 => level == SimdLevel.Scalar ? &DotQ8_0 : Q8_0Simd.Resolve(level),
         GgmlType.Q4_0 => level == SimdLevel.Scalar ? &DotQ4_0 : Q4_0Simd.Resolve(level),
         GgmlType.Q5_0 => level == SimdLevel.Scalar ? &DotQ5_0 : Q5_0Simd.Resolve(level),
@@ -50,7 +62,8 @@ internal static unsafe class QuantDots
         };
 
     /// <summary>A blocked kernel for a whole row range against a micro-batch (see Block32Gemm.Rows), else
-    /// the tiled one (ResolveMulti), else null. Same signature and bit-identical outputs.</summary>
+    /// the tiled one (ResolveMulti), else null. Same signature and bit-identical outputs, except F16's and
+    /// BF16's (F16Gemm: one accumulator per output, equal to the dot within float reassociation).</summary>
     public static delegate*<byte*, long, int, byte*, long, int, float*, int, int, void> ResolveGemm(GgmlType type, SimdLevel level) =>
         (level, type) switch
         {
@@ -62,6 +75,10 @@ internal static unsafe class QuantDots
             (SimdLevel.Vector256, GgmlType.Q8_0) => &Block32Gemm256.Rows<Q8_0Block>,
             (SimdLevel.Vector256, GgmlType.Q5_0) => &Block32Gemm256.Rows<Q5_0Block>,
             (SimdLevel.Vector256, GgmlType.Q4_0) => &Block32Gemm256.Rows<Q4_0Block>,
+            (SimdLevel.Vector512, GgmlType.F16) => &F16Gemm.Rows512, // within reassociation of the dot, not bit-identical
+            (SimdLevel.Vector256, GgmlType.F16) => &F16Gemm.Rows256,
+            (SimdLevel.Vector512, GgmlType.BF16) => &F16Gemm.Bf16Rows512,
+            (SimdLevel.Vector256, GgmlType.BF16) => &F16Gemm.Bf16Rows256,
             _ => ResolveMulti(type, level),
         };
 

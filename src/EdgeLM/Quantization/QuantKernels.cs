@@ -132,6 +132,13 @@ public static unsafe class QuantKernels
         fixed (byte* a = activation)
         fixed (float* yp = y)
         {
+            if (weightType is GgmlType.F16 or GgmlType.BF16 && Simd.Best != SimdLevel.Scalar)
+            {
+                // F16, BF16: the activation is widened once for all rows (same bits as the per-row dot).
+                if (weightType == GgmlType.F16) F16Rows.Rows(weights + rowStart * rowBytes, rowBytes, rowEnd - rowStart, (ushort*)a, yp, n, Simd.Best);
+                else BF16Rows.Rows(weights + rowStart * rowBytes, rowBytes, rowEnd - rowStart, (ushort*)a, yp, n, Simd.Best);
+                return;
+            }
             byte* w = weights + rowStart * rowBytes;
             // The activation prepared once for all rows where the type has that path (bit-identical).
             if (Block32Decode.Rows(weightType, Simd.Best, w, rowBytes, rowEnd - rowStart, a, yp, n)) return;
@@ -175,7 +182,8 @@ public static unsafe class QuantKernels
     /// <summary>y[t * yStride + r] = dot(W[r], x_t) for rows [rowStart, rowEnd) and t in [0, numActivations):
     /// a micro-batch's product written straight into y (T, yStride), e.g. (T, Rows) of a whole matrix.
     /// Blocked (Block32Gemm) where the type has a blocked kernel at this CPU's level, else as
-    /// VecDotRowsMulti; every output bit-identical to VecDot of the same pair at that level.</summary>
+    /// VecDotRowsMulti; every output bit-identical to VecDot of the same pair at that level, except F16
+    /// and BF16 (F16Gemm), which agree with it within float reassociation.</summary>
     public static void MatMulRows(GgmlType weightType, byte* weights, long rowBytes, int rowStart, int rowEnd,
         ReadOnlySpan<byte> activations, int activationRowBytes, int numActivations, Span<float> y, int yStride, int n) =>
         MatMulRows(weightType, weights, rowBytes, rowStart, rowEnd, activations, activationRowBytes, numActivations, y, yStride, n, Simd.Best);
