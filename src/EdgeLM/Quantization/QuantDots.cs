@@ -44,6 +44,10 @@ internal static unsafe class QuantDots
     public static delegate*<byte*, long, int, byte*, long, int, float*, int, int, void> ResolveGemm(GgmlType type, SimdLevel level) =>
         (level, type) switch
         {
+            // VBMI + GFNI: activations prepared once per product, weight pairs unpacked as the decode path does.
+            (SimdLevel.Vector512, GgmlType.Q8_0) when Block32GemmPrepared.Supported => &Block32GemmPrepared.Rows<Q8_0Decode, SignedPair<Q8_0Block>>,
+            (SimdLevel.Vector512, GgmlType.Q5_0) when Block32GemmPrepared.Supported => &Block32GemmPrepared.Rows<Q5_0Decode, SignedPair<Q5_0Block>>,
+            (SimdLevel.Vector512, GgmlType.Q4_0) when Block32GemmPrepared.Supported => &Block32GemmPrepared.Rows<Q4_0Decode, Q4_0Pair>,
             (SimdLevel.Vector512, GgmlType.Q8_0) => &Block32Gemm.Rows<SignedPair<Q8_0Block>>,
             (SimdLevel.Vector512, GgmlType.Q5_0) => &Block32Gemm.Rows<SignedPair<Q5_0Block>>,
             (SimdLevel.Vector512, GgmlType.Q4_0) => &Block32Gemm.Rows<Q4_0Pair>,
