@@ -20,6 +20,12 @@ using System.Runtime.Intrinsics.X86;
 
 namespace EdgeLM.Quantization;
 
+/// <summary>Which pair of a step a pass reads, as a type so each pass compiles with its own constant
+/// permute controls (a runtime index left a branch and two control loads per weight pair).</summary>
+internal interface IPairIndex { static abstract int Index { get; } }
+internal struct FirstPair : IPairIndex { public static int Index => 0; }
+internal struct SecondPair : IPairIndex { public static int Index => 1; }
+
 [SkipLocalsInit]
 internal static unsafe class Block32GemmPrepared
 {
@@ -92,8 +98,8 @@ internal static unsafe class Block32GemmPrepared
         var acc0 = stackalloc Vector512<float>[R * C];
         var acc1 = stackalloc Vector512<float>[R * C];
         int steps = n / QK / 4;
-        Pass<T>(w, rb, rec, tok, ex, steps, 0, acc0);
-        Pass<T>(w, rb, rec + steps * Rec, tok, ex + steps * R, steps, 1, acc1);
+        Pass<T, FirstPair>(w, rb, rec, tok, ex, steps, acc0);
+        Pass<T, SecondPair>(w, rb, rec + steps * Rec, tok, ex + steps * R, steps, acc1);
         int rest = n - 4 * QK * steps;
         long wt = (long)4 * steps * T.BlockBytes, at = (long)4 * steps * YB;
         for (int t = 0; t < C; t++)
@@ -105,10 +111,11 @@ internal static unsafe class Block32GemmPrepared
             }
     }
 
-    /// <summary>Pair `pair` of every step into one accumulator per (row, activation), c{r}{t}.</summary>
-    static void Pass<T>(byte* w, long rb, byte* rec, long tok, Vector512<float>* ex, int steps, int pair, Vector512<float>* acc)
-        where T : IDecode32
+    /// <summary>Pair TP.Index of every step into one accumulator per (row, activation), c{r}{t}.</summary>
+    static void Pass<T, TP>(byte* w, long rb, byte* rec, long tok, Vector512<float>* ex, int steps, Vector512<float>* acc)
+        where T : IDecode32 where TP : IPairIndex
     {
+        int pair = TP.Index;
         int sb = 4 * T.BlockBytes;
         Vector512<float> c00 = default, c10 = default, c20 = default, c30 = default;
         Vector512<float> c01 = default, c11 = default, c21 = default, c31 = default;
