@@ -39,8 +39,9 @@ internal static unsafe class QuantDots
             _ => null,
         };
 
-    /// <summary>A blocked kernel for a whole row range against a micro-batch (see Block32Gemm.Rows), else
-    /// the tiled one (ResolveMulti), else null. Same signature and bit-identical outputs.</summary>
+    /// <summary>A blocked kernel for a whole row range against a micro-batch (see Block32GemmPrepared.Rows,
+    /// Block32Gemm.Rows), else the tiled one (ResolveMulti), else null. Same signature and bit-identical
+    /// outputs.</summary>
     public static delegate*<byte*, long, int, byte*, long, int, float*, int, int, void> ResolveGemm(GgmlType type, SimdLevel level) =>
         (level, type) switch
         {

@@ -167,7 +167,8 @@ public static unsafe class QuantKernels
 
     /// <summary>y[t * yStride + r] = dot(W[r], x_t) for rows [rowStart, rowEnd) and t in [0, numActivations):
     /// a micro-batch's product written straight into y (T, yStride), e.g. (T, Rows) of a whole matrix.
-    /// Blocked (Block32Gemm) where the type has a blocked kernel at this CPU's level, else as
+    /// Blocked (Block32GemmPrepared with VBMI + GFNI, else Block32Gemm / Block32Gemm256) where the type
+    /// has a blocked kernel at this CPU's level, else as
     /// VecDotRowsMulti; every output bit-identical to VecDot of the same pair at that level.</summary>
     public static void MatMulRows(GgmlType weightType, byte* weights, long rowBytes, int rowStart, int rowEnd,
         ReadOnlySpan<byte> activations, int activationRowBytes, int numActivations, Span<float> y, int yStride, int n) =>
