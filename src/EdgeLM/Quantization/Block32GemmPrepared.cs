@@ -3,15 +3,17 @@
 // Block32Gemm's tile. Every activation row is prepared once per product (Prepare): per step of four
 // blocks and per pass, a 192-byte record of the pair's bytes, the format's activation-only term
 // (8 * sum(y) / 16 * sum(y) of four elements, or -y) and the two activation scales already spread to
-// lanes 0..7 / 8..15. The tile's inner loop then unpacks each weight block pair once (vpermb +
-// vgf2p8affineqb, vpmultishiftqb for Q5_0's fifth bit: IDecode32.Weights) and uses it against four
-// prepared records: per (row, activation) one pair product (IDecode32.Dot), one conversion, one scale
-// multiply with a memory operand and one FMA; no per-activation widening, permute or offset work.
+// lanes 0..7 / 8..15. Every row tile's weight pairs are unpacked once (vpermb + vgf2p8affineqb,
+// vpmultishiftqb for Q5_0's fifth bit: IDecode32.Weights) into a small scratch that all its activation
+// tiles load (unpacking per activation tile cost 15-25% more). The inner loop is then, per (row,
+// activation), one pair product (IDecode32.Dot), one conversion, one scale multiply with a memory
+// operand and one FMA; no per-activation widening, permute or offset work.
 //
 // Bit-identical to Block32Gemm and so to Block32Simd.Dot512 / Dot512Q4_0: the same two-pass order
 // (pass 0 every acc0 of the tile, pass 2 every acc1), the same exact integer lane sums (an unsigned
 // nibble product less its offset is the signed product exactly), the same products dx * dy of
-// exactly widened scales, the same FMA order, reduction and 256-bit tail. Weights stay as stored.
+// exactly widened scales, the same FMA order, reduction and 256-bit tail. The model's weights are
+// not repacked: the unpacked copy lives for one row tile.
 // Not the decode path (one activation: Block32Decode) and not for CPUs without VBMI / GFNI
 // (Block32Gemm); rows and activations outside whole tiles take Block32Multi.
 using System.Runtime.CompilerServices;
@@ -20,12 +22,6 @@ using System.Runtime.Intrinsics.X86;
 
 namespace EdgeLM.Quantization;
 
-/// <summary>Which pair of a step a pass reads, as a type so each pass compiles with its own constant
-/// permute controls (a runtime index left a branch and two control loads per weight pair).</summary>
-internal interface IPairIndex { static abstract int Index { get; } }
-internal struct FirstPair : IPairIndex { public static int Index => 0; }
-internal struct SecondPair : IPairIndex { public static int Index => 1; }
-
 [SkipLocalsInit]
 internal static unsafe class Block32GemmPrepared
 {
@@ -33,7 +29,8 @@ internal static unsafe class Block32GemmPrepared
     const int Rec = 192; // bytes per prepared (activation, pass, step): y [0, 64), aux [64, 128), dy [128, 192)
 
     // Per thread, grown once and reused (no allocation per product after the first): the prepared
-    // activations (na, 2 passes, steps, Rec bytes), then the row tile's scales (Block32Gemm.RowTileScales).
+    // activations (na, 2 passes, steps, Rec bytes), the row tile's scales (Block32Gemm.RowTileScales), then
+    // its unpacked weights (Unpack).
     [ThreadStatic] static byte[]? t_scratch;
 
     public static bool Supported => Avx512Vbmi.IsSupported && Gfni.V512.IsSupported;
@@ -50,7 +47,7 @@ internal static unsafe class Block32GemmPrepared
             return;
         }
         long tok = 2L * steps * Rec; // bytes per prepared activation
-        long need = na * tok + 4 * (8 * R * steps + 2 * steps * R * 16) + 128;
+        long need = na * tok + 4 * (8 * R * steps + 2 * steps * R * 16) + 2L * steps * R * 128 + 128;
         var buf = t_scratch is { } s && s.Length >= need ? s : (t_scratch = GC.AllocateUninitializedArray<byte>(checked((int)need), pinned: true));
         fixed (byte* pb = buf)
         {
@@ -58,15 +55,17 @@ internal static unsafe class Block32GemmPrepared
             byte* p = (byte*)(((nint)pb + 63) & ~(nint)63);
             var ex = (Vector512<float>*)(p + na * tok);
             float* sx = (float*)(ex + 2 * steps * R);
+            byte* up = (byte*)(sx + 8 * R * steps); // the row tile's unpacked weights (see Unpack)
             for (int t = 0; t < na; t++) Prepare<T>(a + t * ab, steps, p + t * tok);
             int r = 0;
             for (; r + R <= rows; r += R)
             {
                 byte* wr = w + r * rb;
                 Block32Gemm.RowTileScales(wr, rb, T.BlockBytes, steps, sx, ex);
+                Unpack<T>(wr, rb, steps, up);
                 int t = 0;
                 for (; t + C <= na; t += C)
-                    Tile<T>(wr, rb, a + t * ab, ab, p + t * tok, tok, ex, y + (long)t * ys + r, ys, n);
+                    Tile<T>(wr, rb, a + t * ab, ab, p + t * tok, tok, ex, up, y + (long)t * ys + r, ys, n);
                 if (t < na) Block32Multi.Rows<TP>(wr, rb, R, a + t * ab, ab, na - t, y + (long)t * ys + r, ys, n);
             }
             if (r < rows) Block32Multi.Rows<TP>(w + r * rb, rb, rows - r, a, ab, na, y + r, ys, n);
@@ -92,14 +91,14 @@ internal static unsafe class Block32GemmPrepared
 
     /// <summary>Four rows against four activations: both passes, then each output's reduction and tail
     /// exactly as Dot512 finishes.</summary>
-    static void Tile<T>(byte* w, long rb, byte* a, long ab, byte* rec, long tok, Vector512<float>* ex, float* y, int ys, int n)
+    static void Tile<T>(byte* w, long rb, byte* a, long ab, byte* rec, long tok, Vector512<float>* ex, byte* up, float* y, int ys, int n)
         where T : IDecode32
     {
         var acc0 = stackalloc Vector512<float>[R * C];
         var acc1 = stackalloc Vector512<float>[R * C];
         int steps = n / QK / 4;
-        Pass<T, FirstPair>(w, rb, rec, tok, ex, steps, acc0);
-        Pass<T, SecondPair>(w, rb, rec + steps * Rec, tok, ex + steps * R, steps, acc1);
+        Pass<T>(up, rec, tok, ex, steps, acc0);
+        Pass<T>(up + steps * R * UB<T>(), rec + steps * Rec, tok, ex + steps * R, steps, acc1);
         int rest = n - 4 * QK * steps;
         long wt = (long)4 * steps * T.BlockBytes, at = (long)4 * steps * YB;
         for (int t = 0; t < C; t++)
@@ -111,23 +110,41 @@ internal static unsafe class Block32GemmPrepared
             }
     }
 
-    /// <summary>Pair TP.Index of every step into one accumulator per (row, activation), c{r}{t}.</summary>
-    static void Pass<T, TP>(byte* w, long rb, byte* rec, long tok, Vector512<float>* ex, int steps, Vector512<float>* acc)
-        where T : IDecode32 where TP : IPairIndex
+    /// <summary>Bytes per unpacked weight pair: u, and the sign mask for the signed format.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    static int UB<T>() => typeof(T) == typeof(Q8_0Decode) ? 128 : 64;
+
+    /// <summary>The row tile's weight pairs unpacked once for all its activation tiles: pass p, step s,
+    /// row k at ((p * steps + s) * R + k) * UB (what IDecode32.Weights returns).</summary>
+    static void Unpack<T>(byte* w, long rb, int steps, byte* up) where T : IDecode32
     {
-        int pair = TP.Index;
-        int sb = 4 * T.BlockBytes;
+        int sb = 4 * T.BlockBytes, ub = UB<T>();
+        for (int p = 0; p < 2; p++)
+            for (int s = 0; s < steps; s++)
+                for (int k = 0; k < R; k++, up += ub)
+                {
+                    var (u, m) = p == 0 ? T.Weights(w + k * rb + s * sb, 0) : T.Weights(w + k * rb + s * sb, 1);
+                    u.Store(up);
+                    if (ub > 64) m.Store((sbyte*)(up + 64));
+                }
+    }
+
+    /// <summary>One pair of every step into one accumulator per (row, activation), c{r}{t}; the
+    /// weights come unpacked (Unpack), so each pass only loads them.</summary>
+    static void Pass<T>(byte* up, byte* rec, long tok, Vector512<float>* ex, int steps, Vector512<float>* acc)
+        where T : IDecode32
+    {
+        int ub = UB<T>();
         Vector512<float> c00 = default, c10 = default, c20 = default, c30 = default;
         Vector512<float> c01 = default, c11 = default, c21 = default, c31 = default;
         Vector512<float> c02 = default, c12 = default, c22 = default, c32 = default;
         Vector512<float> c03 = default, c13 = default, c23 = default, c33 = default;
-        byte* w0 = w, w1 = w + rb, w2 = w + 2 * rb, w3 = w + 3 * rb;
-        for (int s = 0; s < steps; s++, w0 += sb, w1 += sb, w2 += sb, w3 += sb, rec += Rec, ex += R)
+        for (int s = 0; s < steps; s++, up += R * ub, rec += Rec, ex += R)
         {
-            var (u0, m0) = T.Weights(w0, pair);
-            var (u1, m1) = T.Weights(w1, pair);
-            var (u2, m2) = T.Weights(w2, pair);
-            var (u3, m3) = T.Weights(w3, pair);
+            var (u0, m0) = Load<T>(up);
+            var (u1, m1) = Load<T>(up + ub);
+            var (u2, m2) = Load<T>(up + 2 * ub);
+            var (u3, m3) = Load<T>(up + 3 * ub);
             Act<T>(u0, m0, u1, m1, u2, m2, u3, m3, rec, ex, ref c00, ref c10, ref c20, ref c30);
             Act<T>(u0, m0, u1, m1, u2, m2, u3, m3, rec + tok, ex, ref c01, ref c11, ref c21, ref c31);
             Act<T>(u0, m0, u1, m1, u2, m2, u3, m3, rec + 2 * tok, ex, ref c02, ref c12, ref c22, ref c32);
@@ -138,6 +155,10 @@ internal static unsafe class Block32GemmPrepared
         acc[8] = c02; acc[9] = c12; acc[10] = c22; acc[11] = c32;
         acc[12] = c03; acc[13] = c13; acc[14] = c23; acc[15] = c33;
     }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    static (Vector512<byte> U, Vector512<sbyte> M) Load<T>(byte* p) where T : IDecode32 =>
+        (Vector512.Load(p), typeof(T) == typeof(Q8_0Decode) ? Vector512.Load((sbyte*)(p + 64)) : default);
 
     /// <summary>One prepared record q against the four unpacked weight pairs.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
