@@ -35,6 +35,12 @@ internal unsafe interface IDecode32
     /// <summary>16 int lanes of pair `pair` (0: blocks 0, 1; 1: blocks 2, 3) of the step at p, lane j
     /// the exact sum of elements 4j..4j+3 of weight times activation; s is the pair's prepared record.</summary>
     static abstract Vector512<int> Pair(byte* p, int pair, byte* s);
+    /// <summary>Pair's weight half: the pair's unsigned (or absolute) weights and, for signed formats,
+    /// their sign mask; computed once and used against several activations (Block32GemmPrepared).</summary>
+    static abstract (Vector512<byte> U, Vector512<sbyte> M) Weights(byte* p, int pair);
+    /// <summary>Pair's activation half: the lanes of Pair from Weights' output, the pair's bytes y and
+    /// its prepared activation-only term aux.</summary>
+    static abstract Vector512<int> Dot(Vector512<byte> u, Vector512<sbyte> m, byte* y, byte* aux);
     /// <summary>The activation-only half of a prepared pair record (64 bytes at dst) from its bytes y.</summary>
     static abstract void Aux(Vector512<sbyte> y, byte* dst);
     /// <summary>The single-row dot's tail for fewer than four blocks.</summary>
@@ -190,9 +196,9 @@ internal static unsafe class Block32Decode
     /// <summary>Unsigned weights times y, less the prepared per-lane offset term (exact in 16 and 32 bits:
     /// |u * y| pair sums stay below 2 * 31 * 127).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    internal static Vector512<int> OffsetDot(Vector512<byte> u, byte* s) =>
-        Avx512BW.MultiplyAddAdjacent(Avx512BW.MultiplyAddAdjacent(u, Vector512.Load((sbyte*)s)), Vector512<short>.One)
-        - Vector512.Load((int*)(s + 128));
+    internal static Vector512<int> OffsetDot(Vector512<byte> u, byte* y, byte* aux) =>
+        Avx512BW.MultiplyAddAdjacent(Avx512BW.MultiplyAddAdjacent(u, Vector512.Load((sbyte*)y)), Vector512<short>.One)
+        - Vector512.Load((int*)aux);
 
     /// <summary>The offset term of unsigned weights with bias `bias`: bias * (sum of elements 4j..4j+3).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]

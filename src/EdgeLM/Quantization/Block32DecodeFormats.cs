@@ -45,7 +45,14 @@ internal unsafe struct Q4_0Decode : IDecode32
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector512<int> Pair(byte* p, int pair, byte* s) =>
-        Block32Decode.OffsetDot(Block32Decode.Nibbles(Vector512.Load(p + 8 * pair), pair == 0 ? C0 : C1), s);
+        Block32Decode.OffsetDot(Block32Decode.Nibbles(Vector512.Load(p + 8 * pair), pair == 0 ? C0 : C1), s, s + 128);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static (Vector512<byte> U, Vector512<sbyte> M) Weights(byte* p, int pair) =>
+        (Block32Decode.Nibbles(Vector512.Load(p + 8 * pair), pair == 0 ? C0 : C1), default);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector512<int> Dot(Vector512<byte> u, Vector512<sbyte> m, byte* y, byte* aux) => Block32Decode.OffsetDot(u, y, aux);
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static void Aux(Vector512<sbyte> y, byte* dst) => Block32Decode.OffsetAux(y, 8, dst);
@@ -104,14 +111,20 @@ internal unsafe struct Q5_0Decode : IDecode32
         Avx512BW.PermuteVar32x16x2(Vector512.Load((ushort*)p), S4, Vector512.Load((ushort*)(p + 24))).AsUInt32().GetLower().GetLower();
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static Vector512<int> Pair(byte* p, int pair, byte* s)
+    public static Vector512<int> Pair(byte* p, int pair, byte* s) => Block32Decode.OffsetDot(Weights(p, pair).U, s, s + 128);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static (Vector512<byte> U, Vector512<sbyte> M) Weights(byte* p, int pair)
     {
         var v = Vector512.Load(p + 24 * pair);
         var nib = Block32Decode.Nibbles(v, pair == 0 ? C0 : C1);
         var qh = Avx512Vbmi.PermuteVar64x8(v, pair == 0 ? H0 : H1).AsUInt64();
         var bit4 = Avx512Vbmi.MultiShift(Shift, qh) & Vector512.Create((byte)0x10);
-        return Block32Decode.OffsetDot(nib | bit4, s);
+        return (nib | bit4, default);
     }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector512<int> Dot(Vector512<byte> u, Vector512<sbyte> m, byte* y, byte* aux) => Block32Decode.OffsetDot(u, y, aux);
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static void Aux(Vector512<sbyte> y, byte* dst) => Block32Decode.OffsetAux(y, 16, dst);
@@ -158,11 +171,21 @@ internal unsafe struct Q8_0Decode : IDecode32
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector512<int> Pair(byte* p, int pair, byte* s)
     {
+        var (u, m) = Weights(p, pair);
+        return Dot(u, m, s, s + 128);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static (Vector512<byte> U, Vector512<sbyte> M) Weights(byte* p, int pair)
+    {
         byte* q = p + 68 * pair + 2;
         var x = Vector256.Load((sbyte*)q).ToVector512Unsafe().WithUpper(Vector256.Load((sbyte*)q + 34));
-        var sy = Vector512.ConditionalSelect(Vector512.LessThan(x, Vector512<sbyte>.Zero), Vector512.Load((sbyte*)(s + 128)), Vector512.Load((sbyte*)s));
-        return Avx512BW.MultiplyAddAdjacent(Avx512BW.MultiplyAddAdjacent(Avx512BW.Abs(x), sy), Vector512<short>.One);
+        return (Avx512BW.Abs(x), Vector512.LessThan(x, Vector512<sbyte>.Zero));
     }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector512<int> Dot(Vector512<byte> u, Vector512<sbyte> m, byte* y, byte* aux) =>
+        Avx512BW.MultiplyAddAdjacent(Avx512BW.MultiplyAddAdjacent(u, Vector512.ConditionalSelect(m, Vector512.Load((sbyte*)aux), Vector512.Load((sbyte*)y))), Vector512<short>.One);
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static void Aux(Vector512<sbyte> y, byte* dst) => (-y).Store((sbyte*)dst);

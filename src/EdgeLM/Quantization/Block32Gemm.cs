@@ -62,9 +62,7 @@ internal static unsafe class Block32Gemm
             for (; r + R <= rows; r += R)
             {
                 byte* wr = w + r * rb;
-                for (int k = 0; k < R; k++) WidenScales(wr + k * rb, T.BlockBytes, steps, sx + 4 * k * steps);
-                Interleave(sx, steps);
-                Spread(sx + 4 * R * steps, steps, ex);
+                RowTileScales(wr, rb, T.BlockBytes, steps, sx, ex);
                 int t = 0;
                 for (; t + C <= na; t += C)
                     Tile<T, TC>(wr, rb, a + t * ab, ab, ex, sy + 4 * t * steps, 4 * steps, y + (long)t * ys + r, ys, n);
@@ -72,6 +70,15 @@ internal static unsafe class Block32Gemm
             }
             if (r < rows) Block32Multi.Rows<T>(w + r * rb, rb, rows - r, a, ab, na, y + r, ys, n);
         }
+    }
+
+    /// <summary>A row tile's weight scales spread for the passes (ex, see t_scales); sx is 8 * R * steps
+    /// floats of scratch.</summary>
+    internal static void RowTileScales(byte* wr, long rb, int b, int steps, float* sx, Vector512<float>* ex)
+    {
+        for (int k = 0; k < R; k++) WidenScales(wr + k * rb, b, steps, sx + 4 * k * steps);
+        Interleave(sx, steps);
+        Spread(sx + 4 * R * steps, steps, ex);
     }
 
     /// <summary>The fp16 scales of the first 4 * steps blocks (stride b) as floats, four at a time with

@@ -61,12 +61,17 @@ internal static unsafe class QuantDots
             _ => null,
         };
 
-    /// <summary>A blocked kernel for a whole row range against a micro-batch (see Block32Gemm.Rows), else
-    /// the tiled one (ResolveMulti), else null. Same signature and bit-identical outputs, except F16's and
-    /// BF16's (F16Gemm: one accumulator per output, equal to the dot within float reassociation).</summary>
+    /// <summary>A blocked kernel for a whole row range against a micro-batch (see Block32GemmPrepared.Rows,
+    /// Block32Gemm.Rows), else the tiled one (ResolveMulti), else null. Same signature and bit-identical
+    /// outputs, except F16's and BF16's (F16Gemm: one accumulator per output, equal to the dot within float
+    /// reassociation).</summary>
     public static delegate*<byte*, long, int, byte*, long, int, float*, int, int, void> ResolveGemm(GgmlType type, SimdLevel level) =>
         (level, type) switch
         {
+            // VBMI + GFNI: activations prepared once per product, weight pairs unpacked as the decode path does.
+            (SimdLevel.Vector512, GgmlType.Q8_0) when Block32GemmPrepared.Supported => &Block32GemmPrepared.Rows<Q8_0Decode, SignedPair<Q8_0Block>>,
+            (SimdLevel.Vector512, GgmlType.Q5_0) when Block32GemmPrepared.Supported => &Block32GemmPrepared.Rows<Q5_0Decode, SignedPair<Q5_0Block>>,
+            (SimdLevel.Vector512, GgmlType.Q4_0) when Block32GemmPrepared.Supported => &Block32GemmPrepared.Rows<Q4_0Decode, Q4_0Pair>,
             (SimdLevel.Vector512, GgmlType.Q8_0) => &Block32Gemm.Rows<SignedPair<Q8_0Block>>,
             (SimdLevel.Vector512, GgmlType.Q5_0) => &Block32Gemm.Rows<SignedPair<Q5_0Block>>,
             (SimdLevel.Vector512, GgmlType.Q4_0) => &Block32Gemm.Rows<Q4_0Pair>,

@@ -181,9 +181,10 @@ public static unsafe class QuantKernels
 
     /// <summary>y[t * yStride + r] = dot(W[r], x_t) for rows [rowStart, rowEnd) and t in [0, numActivations):
     /// a micro-batch's product written straight into y (T, yStride), e.g. (T, Rows) of a whole matrix.
-    /// Blocked (Block32Gemm) where the type has a blocked kernel at this CPU's level, else as
-    /// VecDotRowsMulti; every output bit-identical to VecDot of the same pair at that level, except F16
-    /// and BF16 (F16Gemm), which agree with it within float reassociation.</summary>
+    /// Blocked (Block32GemmPrepared with VBMI + GFNI, else Block32Gemm / Block32Gemm256) where the type
+    /// has a blocked kernel at this CPU's level, else as VecDotRowsMulti; every output bit-identical to
+    /// VecDot of the same pair at that level, except F16 and BF16 (F16Gemm), which agree with it within
+    /// float reassociation.</summary>
     public static void MatMulRows(GgmlType weightType, byte* weights, long rowBytes, int rowStart, int rowEnd,
         ReadOnlySpan<byte> activations, int activationRowBytes, int numActivations, Span<float> y, int yStride, int n) =>
         MatMulRows(weightType, weights, rowBytes, rowStart, rowEnd, activations, activationRowBytes, numActivations, y, yStride, n, Simd.Best);
