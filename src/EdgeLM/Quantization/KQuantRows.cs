@@ -54,6 +54,10 @@ internal static unsafe class KQuantRows
         {
             byte* x0 = w + i * sizeof(BlockQ4_K), x1 = x0 + rb, x2 = x0 + 2 * rb, x3 = x0 + 3 * rb;
             var yb = (BlockQ8_K*)a + i;
+            // The next tile's bytes, a super-block's share per step, as Q6_K4 does: without it the four row
+            // streams ran at 7 GB/s on a matrix read from memory (128256 x 2048: 77 against ggml's 28 ps/element).
+            byte* next = w + R * rb + i * R * sizeof(BlockQ4_K);
+            for (int p = 0; p < R * sizeof(BlockQ4_K); p += 64) Sse.Prefetch0(next + p);
             // Lane r: [d | dmin, u0, u1, u2] of row r (the block's first 16 bytes).
             var hdr = Gather4(x0, rb);
             var sm = UnpackScalesMins(hdr);
