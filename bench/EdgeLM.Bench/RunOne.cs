@@ -23,7 +23,7 @@ public sealed record RunOneOptions(
         var o = new RunOneOptions(
             Engine: a.Required("--engine"), Model: a.Required("--model"), Threads: a.Int("--threads", 1),
             Prompt: a.Int("-p", 512), Decode: a.Int("-n", 128), DecodePrompt: a.Int("--decode-prompt", 16),
-            Repeats: a.Int("--repeats", 5), MaxBatch: a.Int("--max-batch", 64), Long: a.Flag("--long"),
+            Repeats: a.Int("--repeats", 5), MaxBatch: a.Int("--max-batch", 256), Long: a.Flag("--long"),
             LongContext: a.Int("--long-context", 2048), Seed: a.Int("--seed", 42));
         if (o.Engine is not ("edgelm" or "llamacpp")) throw new ArgumentException($"--engine must be edgelm or llamacpp, not '{o.Engine}'");
         if (o.Threads < 1 || o.Repeats < 1 || o.MaxBatch < 1 || o.Decode < 1 || o.Prompt < 1)

@@ -18,7 +18,7 @@ public static class BenchCommand
         var gen = new Option<int>("-n", "--gen-tokens") { Description = "tokens to decode", DefaultValueFactory = _ => 128 };
         var threads = new Option<int?>("--threads", "-t") { Description = "worker threads (default: one per core)" };
         var repeats = new Option<int>("--repeats", "-r") { Description = "repeats; the median is reported", DefaultValueFactory = _ => 5 };
-        var batch = new Option<int>("--batch", "-b") { Description = "tokens per forward pass in prompt processing", DefaultValueFactory = _ => 64 };
+        var batch = new Option<int>("--batch", "-b") { Description = "tokens per forward pass in prompt processing", DefaultValueFactory = _ => 256 };
         var json = new Option<bool>("--json") { Description = "print JSON" };
         var cache = new CacheFlags();
         var command = new Command("bench", "Measure prompt processing and decode speed") { model, prompt, gen, threads, repeats, batch, json };

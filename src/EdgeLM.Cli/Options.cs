@@ -49,7 +49,7 @@ public sealed class SessionFlags
 {
     public Option<int?> Threads { get; } = new("--threads", "-t") { Description = "worker threads (default: one per core)" };
     public Option<int?> Context { get; } = new("--ctx", "-c") { Description = "context length in tokens (default: the model's, at most 4096)" };
-    public Option<int> Batch { get; } = new("--batch", "-b") { Description = "tokens per forward pass when reading a prompt", DefaultValueFactory = _ => 64 };
+    public Option<int> Batch { get; } = new("--batch", "-b") { Description = "tokens per forward pass when reading a prompt", DefaultValueFactory = _ => 256 };
     public Option<string?> Tokenizer { get; } = new("--tokenizer") { Description = "tokenizer file to use instead of the model's own" };
     public CacheFlags Cache { get; } = new();
     public LoraFlag Lora { get; } = new();

@@ -15,7 +15,7 @@ public static class PerplexityCommand
         var ctx = new Option<int>("--ctx", "-c") { Description = "tokens per chunk", DefaultValueFactory = _ => 512 };
         var json = new Option<bool>("--json") { Description = "print {\"ppl\": …, \"tokens\": …} (tokens: how many were scored)" };
         var threads = new Option<int?>("--threads", "-t") { Description = "worker threads (default: one per core)" };
-        var batch = new Option<int>("--batch", "-b") { Description = "tokens per forward pass", DefaultValueFactory = _ => 64 };
+        var batch = new Option<int>("--batch", "-b") { Description = "tokens per forward pass", DefaultValueFactory = _ => 256 };
         var tokenizer = new Option<string?>("--tokenizer") { Description = "tokenizer file to use instead of the model's own" };
         var cache = new CacheFlags();
         var lora = new LoraFlag();
