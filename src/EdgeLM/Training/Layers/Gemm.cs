@@ -42,7 +42,19 @@ public static unsafe class Gemm
     /// <summary><see cref="Multiply(float*, long, float*, long, long, float*, long, long, int, int, int, bool, WorkerPool?)"/>
     /// with a chosen tier (tests compare the tiers with the plain loop).</summary>
     public static void Multiply(float* c, long ldc, float* a, long aRow, long aCol, float* b, long bRow, long bCol,
-        int M, int N, int K, bool accumulate, WorkerPool? pool, GemmTier tier)
+        int M, int N, int K, bool accumulate, WorkerPool? pool, GemmTier tier) =>
+        Run(tier, c, ldc, a, aRow, aCol, b, null, bRow, bCol, M, N, K, accumulate, pool);
+
+    /// <summary>As <see cref="Multiply(float*, long, float*, long, long, float*, long, long, int, int, int, bool, WorkerPool?)"/>
+    /// with B stored as bfloat16 (weights kept in BF16 beside F32 masters): B is widened to F32 while it is
+    /// packed, so the micro-kernel and every result's summation order are the F32 path's on the widened values.</summary>
+    public static void MultiplyBf16B(float* c, long ldc, float* a, long aRow, long aCol, ushort* b, long bRow, long bCol,
+        int M, int N, int K, bool accumulate, WorkerPool? pool) =>
+        Run(BestTier, c, ldc, a, aRow, aCol, null, b, bRow, bCol, M, N, K, accumulate, pool);
+
+    // B is b (F32) or b16 (bfloat16), the other null.
+    static void Run(GemmTier tier, float* c, long ldc, float* a, long aRow, long aCol, float* b, ushort* b16, long bRow, long bCol,
+        int M, int N, int K, bool accumulate, WorkerPool? pool)
     {
         if (M <= 0 || N <= 0) return;
         if (K <= 0)
@@ -52,7 +64,7 @@ public static unsafe class Gemm
             return;
         }
         var job = t_job ??= new GemmJob();
-        job.Set(tier, c, ldc, a, aRow, aCol, b, bRow, bCol, M, N, K, accumulate);
+        job.Set(tier, c, ldc, a, aRow, aCol, b, b16, bRow, bCol, M, N, K, accumulate);
         // Each phase is one item per thread; the items then claim panels / tiles one at a time from a
         // shared counter, so a worker that falls behind (another process on its core) is left at most
         // one tile, not one of the pool's coarser chunks.
@@ -62,29 +74,6 @@ public static unsafe class Gemm
             if (pool is null) job.Execute(0, 1);
             else pool.For(pool.ThreadCount, 1, job);
         }
-    }
-
-    /// <summary>As <see cref="Multiply(float*, long, float*, long, long, float*, long, long, int, int, int, bool, WorkerPool?)"/>
-    /// with B stored as bfloat16 (weights kept in BF16 beside F32 masters): B is widened to F32 while it is
-    /// packed, so the micro-kernel and every result's summation order are the F32 path's on the widened values.</summary>
-    public static void MultiplyBf16B(float* c, long ldc, float* a, long aRow, long aCol, ushort* b, long bRow, long bCol,
-        int M, int N, int K, bool accumulate, WorkerPool? pool)
-    {
-        if (M <= 0 || N <= 0 || K <= 0)
-        {
-            Multiply(c, ldc, a, aRow, aCol, null, bRow, bCol, M, N, Math.Max(K, 0), accumulate, pool, BestTier);
-            return;
-        }
-        var job = t_job ??= new GemmJob();
-        job.Set(BestTier, c, ldc, a, aRow, aCol, null, bRow, bCol, M, N, K, accumulate);
-        job.SetBf16(b);
-        for (int phase = 0; phase < 2; phase++)
-        {
-            job.Begin(packing: phase == 0);
-            if (pool is null) job.Execute(0, 1);
-            else pool.For(pool.ThreadCount, 1, job);
-        }
-        job.SetBf16(null);
     }
 
     /// <summary>The plain triple loop over the same operands, in k order: the oracle of the tiers.</summary>
@@ -126,18 +115,16 @@ sealed unsafe class GemmJob : IParallelJob
     public int Panels { get; private set; }
     public int Tiles => _rowBlocks * _colBlocks;
 
-    public void SetBf16(ushort* b) => _b16 = b;
-
     public void Begin(bool packing)
     {
         _packing = packing;
         Volatile.Write(ref _next, 0);
     }
 
-    public void Set(GemmTier tier, float* c, long ldc, float* a, long aRow, long aCol, float* b, long bRow, long bCol,
+    public void Set(GemmTier tier, float* c, long ldc, float* a, long aRow, long aCol, float* b, ushort* b16, long bRow, long bCol,
         int M, int N, int K, bool accumulate)
     {
-        _tier = tier; _c = c; _a = a; _b = b;
+        _tier = tier; _c = c; _a = a; _b = b; _b16 = b16;
         (_ldc, _aRow, _aCol, _bRow, _bCol) = (ldc, aRow, aCol, bRow, bCol);
         (_m, _n, _k, _accumulate) = (M, N, K, accumulate);
         _nr = GemmKernels.NR(tier);
