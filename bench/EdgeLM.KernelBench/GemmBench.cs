@@ -42,9 +42,17 @@ internal static unsafe class GemmBench
                 Quantize(vt, x, xq, T, cols, ab);
                 QuantKernels.MatMulRows(type, w, rb, 0, rows, xq, ab, T, yGemm, rows, cols);
             };
+            var prev = Previous(type);
             Action fOld = () =>
             {
                 Quantize(vt, x, xq, T, cols, ab);
+                if (prev != null)
+                {
+                    fixed (byte* pa = xq)
+                    fixed (float* py = yOld)
+                        prev(w, rb, rows, pa, ab, T, py, rows, cols);
+                    return;
+                }
                 for (int r0 = 0; r0 < rows; r0 += Block)
                 {
                     int n = Math.Min(Block, rows - r0);
@@ -65,7 +73,7 @@ internal static unsafe class GemmBench
             // they must agree to float reassociation; the integer types' kernels bit for bit.
             double oldDiff = Bench.MaxRelDiff(yGemm, yOld, true);
             for (int i = 0; i < yGemm.Length; i++)
-                if (type is GgmlType.F16 or GgmlType.BF16 ? oldDiff > 1e-5 : BitConverter.SingleToInt32Bits(yGemm[i]) != BitConverter.SingleToInt32Bits(yOld[i]))
+                if (type is GgmlType.F16 or GgmlType.BF16 || prev != null ? oldDiff > 1e-5 : BitConverter.SingleToInt32Bits(yGemm[i]) != BitConverter.SingleToInt32Bits(yOld[i]))
                     throw new InvalidOperationException($"{type} {rows}x{cols}: gemm and old differ at {i}: {yGemm[i]:R} vs {yOld[i]:R} (max rel {oldDiff:E2})");
             double el = (double)rows * cols * T;
             double g = Bench.Median(gemm), o = Bench.Median(old), p = mm != null ? Bench.Median(peer) : double.NaN;
@@ -78,6 +86,16 @@ internal static unsafe class GemmBench
             System.Runtime.InteropServices.NativeMemory.AlignedFree(w);
         }
     }
+
+    /// <summary>The blocked kernel the rows-in-lanes tile replaced, for the 32-element types.</summary>
+    static delegate*<byte*, long, int, byte*, long, int, float*, int, int, void> Previous(GgmlType type) =>
+        !Block32GemmPrepared.Supported ? null : type switch
+        {
+            GgmlType.Q8_0 => &Block32GemmPrepared.Rows<Q8_0Decode, SignedPair<Q8_0Block>>,
+            GgmlType.Q5_0 => &Block32GemmPrepared.Rows<Q5_0Decode, SignedPair<Q5_0Block>>,
+            GgmlType.Q4_0 => &Block32GemmPrepared.Rows<Q4_0Decode, Q4_0Pair>,
+            _ => null,
+        };
 
     static void Quantize(GgmlType vt, float[] x, byte[] xq, int T, int cols, int ab)
     {

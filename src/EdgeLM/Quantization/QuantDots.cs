@@ -61,13 +61,16 @@ internal static unsafe class QuantDots
             _ => null,
         };
 
-    /// <summary>A blocked kernel for a whole row range against a micro-batch (see Block32GemmPrepared.Rows,
-    /// Block32Gemm.Rows), else the tiled one (ResolveMulti), else null. Same signature and bit-identical
-    /// outputs, except F16's and BF16's (F16Gemm: one accumulator per output, equal to the dot within float
-    /// reassociation).</summary>
+    /// <summary>A blocked kernel for a whole row range against a micro-batch (see Block32GemmLanes.Rows,
+    /// Block32Gemm256.Rows, KQuantGemm), else the tiled one (ResolveMulti), else null. Same signature;
+    /// outputs bit-identical to ResolveGemmDot's function (F16's and BF16's within float reassociation).</summary>
     public static delegate*<byte*, long, int, byte*, long, int, float*, int, int, void> ResolveGemm(GgmlType type, SimdLevel level) =>
         (level, type) switch
         {
+            // AVX-512 BW: sixteen rows in the lanes, unpacked per row tile (exact to Block32GemmLanes.ReferenceDot).
+            (SimdLevel.Vector512, GgmlType.Q8_0) when Block32GemmLanes.Supported => &Block32GemmLanes.Rows<Q8_0Lanes, SignedPair<Q8_0Block>>,
+            (SimdLevel.Vector512, GgmlType.Q5_0) when Block32GemmLanes.Supported => &Block32GemmLanes.Rows<Q5_0Lanes, SignedPair<Q5_0Block>>,
+            (SimdLevel.Vector512, GgmlType.Q4_0) when Block32GemmLanes.Supported => &Block32GemmLanes.Rows<Q4_0Lanes, Q4_0Pair>,
             // VBMI + GFNI: activations prepared once per product, weight pairs unpacked as the decode path does.
             (SimdLevel.Vector512, GgmlType.Q8_0) when Block32GemmPrepared.Supported => &Block32GemmPrepared.Rows<Q8_0Decode, SignedPair<Q8_0Block>>,
             (SimdLevel.Vector512, GgmlType.Q5_0) when Block32GemmPrepared.Supported => &Block32GemmPrepared.Rows<Q5_0Decode, SignedPair<Q5_0Block>>,
@@ -86,6 +89,25 @@ internal static unsafe class QuantDots
             (SimdLevel.Vector256, GgmlType.BF16) => &F16Gemm.Bf16Rows256,
             _ => ResolveMulti(type, level),
         };
+
+    /// <summary>The per-pair function every output of MatMulRows equals bit for bit at this level for a
+    /// micro-batch of numActivations rows: the rows-in-lanes tile's order (Block32GemmLanes.ReferenceDot)
+    /// where that kernel runs, else the per-pair dot (Resolve). F16 and BF16 agree with it only within
+    /// float reassociation (F16Gemm).</summary>
+    internal static delegate*<byte*, byte*, int, float> ResolveGemmDot(GgmlType type, SimdLevel level, int numActivations) =>
+        level == SimdLevel.Vector512 && Block32GemmLanes.Supported && numActivations >= Block32GemmLanes.MinActivations
+            ? type switch
+            {
+                GgmlType.Q8_0 => &LanesQ8_0,
+                GgmlType.Q5_0 => &LanesQ5_0,
+                GgmlType.Q4_0 => &LanesQ4_0,
+                _ => Resolve(type, level),
+            }
+            : Resolve(type, level);
+
+    static float LanesQ8_0(byte* w, byte* a, int n) => Block32GemmLanes.ReferenceDot(GgmlType.Q8_0, w, a, n);
+    static float LanesQ5_0(byte* w, byte* a, int n) => Block32GemmLanes.ReferenceDot(GgmlType.Q5_0, w, a, n);
+    static float LanesQ4_0(byte* w, byte* a, int n) => Block32GemmLanes.ReferenceDot(GgmlType.Q4_0, w, a, n);
 
     static float DotF32(byte* w, byte* a, int n) =>
         TensorPrimitives.Dot(new ReadOnlySpan<float>(w, n), new ReadOnlySpan<float>(a, n));

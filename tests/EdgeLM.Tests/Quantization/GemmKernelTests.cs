@@ -28,14 +28,16 @@ public unsafe class GemmKernelTests
             var c = Case.Make(type, n);
             foreach (var level in Simd.Available())
             {
-                var pair = c.PairDots(QuantDots.Resolve(type, level));
                 foreach (int T in new[] { 1, 2, 3, 4, 5, 7, 8, 9, MaxActs })
+                {
+                    var pair = c.PairDots(QuantDots.ResolveGemmDot(type, level, T));
                     for (int r0 = 0; r0 < 3; r0 += 2)
                         for (int r1 = r0; r1 <= MaxRows; r1 += r1 < 9 ? 1 : 4)
                         {
                             var y = c.MatMulRows(level, r0, r1, T);
                             c.Check(y, pair, r0, r1, T, $"{type} {level} n={n} T={T} rows [{r0},{r1})");
                         }
+                }
             }
         }
     }

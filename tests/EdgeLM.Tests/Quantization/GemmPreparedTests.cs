@@ -101,7 +101,7 @@ public unsafe class GemmPreparedTests
             var y = new float[T * rows];
             Array.Fill(y, float.NaN);
             Run(level, rows, T, y);
-            var dot = QuantDots.Resolve(Type, level);
+            var dot = QuantDots.ResolveGemmDot(Type, level, T);
             fixed (byte* pw = Wq)
             fixed (byte* px = Xq)
                 for (int t = 0; t < T; t++)
