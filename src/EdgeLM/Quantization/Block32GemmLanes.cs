@@ -184,19 +184,19 @@ internal static unsafe partial class Block32GemmLanes
                 d[r] = *(ushort*)block;
             }
             for (int k = 0; k < T.Planes; k++, up += Chunks)
-                Transpose(tmp + k * Chunks, up);
+                Transpose(tmp + k * Chunks, 32, up);
             QuantMath.HalfToFloat(Vector512.Load(d)).Store(wd);
         }
     }
 
-    /// <summary>16 rows of 8 dwords (src, 32 bytes per row) to 8 vectors of 16 dwords (dst): vector j,
-    /// lane r = row r's dword j. Two rounds of vpermt2d, then 128-bit shuffles.</summary>
-    static void Transpose(byte* src, byte* dst)
+    /// <summary>16 rows of 8 dwords (src, row r at src + r * stride) to 8 vectors of 16 dwords (dst, 512
+    /// bytes): vector j, lane r = row r's dword j. Two rounds of vpermt2d, then 128-bit shuffles.</summary>
+    internal static void Transpose(byte* src, int stride, byte* dst)
     {
-        var v0 = Vector512.Load((int*)src); var v1 = Vector512.Load((int*)src + 16);
-        var v2 = Vector512.Load((int*)src + 32); var v3 = Vector512.Load((int*)src + 48);
-        var v4 = Vector512.Load((int*)src + 64); var v5 = Vector512.Load((int*)src + 80);
-        var v6 = Vector512.Load((int*)src + 96); var v7 = Vector512.Load((int*)src + 112);
+        var v0 = Rows2(src, stride); var v1 = Rows2(src + 2 * stride, stride);
+        var v2 = Rows2(src + 4 * stride, stride); var v3 = Rows2(src + 6 * stride, stride);
+        var v4 = Rows2(src + 8 * stride, stride); var v5 = Rows2(src + 10 * stride, stride);
+        var v6 = Rows2(src + 12 * stride, stride); var v7 = Rows2(src + 14 * stride, stride);
         // Round 1: w{q}{h} lane 4 jj + rr = row 4q + rr's dword 4h + jj.
         var i0 = Vector512.Create(0, 8, 16, 24, 1, 9, 17, 25, 2, 10, 18, 26, 3, 11, 19, 27);
         var i1 = i0 + Vector512.Create(4);
@@ -205,6 +205,11 @@ internal static unsafe partial class Block32GemmLanes
         TransposeHalf(Avx512F.PermuteVar16x32x2(v0, i1, v1), Avx512F.PermuteVar16x32x2(v2, i1, v3),
             Avx512F.PermuteVar16x32x2(v4, i1, v5), Avx512F.PermuteVar16x32x2(v6, i1, v7), (int*)dst + 64);
     }
+
+    /// <summary>Two rows' 8 dwords in one vector (lanes 0..7, 8..15).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    static Vector512<int> Rows2(byte* src, int stride) =>
+        Vector256.Load((int*)src).ToVector512Unsafe().WithUpper(Vector256.Load((int*)(src + stride)));
 
     /// <summary>Round 2 for four dwords: out jj (0..3) = the jj-th four lanes of w0, w1, w2, w3.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
