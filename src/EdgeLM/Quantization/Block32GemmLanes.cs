@@ -103,7 +103,7 @@ internal unsafe struct Q8_0Lanes : ILanes32
 [SkipLocalsInit]
 internal static unsafe partial class Block32GemmLanes
 {
-    const int QK = 32, YB = 34, R = 16, C = 4; // block size, sizeof(BlockQ8_0), tile rows, tile activations
+    const int QK = 32, YB = 34, R = 32, C = 4; // block size, sizeof(BlockQ8_0), tile rows (two groups of 16), tile activations
     const int Chunks = 512; // bytes of one transposed block plane: 8 chunks x 16 rows x 4 bytes
     /// <summary>Below this many activations the tile's unpacking costs more than it saves.</summary>
     internal const int MinActivations = 4;
@@ -126,14 +126,14 @@ internal static unsafe partial class Block32GemmLanes
             return;
         }
         int nb = n / QK, planes = T.Planes;
-        long pre = 8L * na * nb, tile = (long)nb * planes * Chunks, scales = 64L * nb;
+        long pre = 8L * na * nb, tile = 2L * nb * planes * Chunks, scales = 4L * R * nb;
         long need = pre + tile + scales + planes * Chunks + 128;
         var buf = t_scratch is { } s && s.Length >= need ? s : (t_scratch = GC.AllocateUninitializedArray<byte>(checked((int)need), pinned: true));
         fixed (byte* pb = buf)
         {
             byte* up = (byte*)(((nint)pb + 63) & ~(nint)63); // 64-byte aligned: the tile loads whole vectors
             float* wd = (float*)(up + tile);
-            byte* tmp = (byte*)(wd + 16 * nb);
+            byte* tmp = (byte*)(wd + R * nb);
             int* p = (int*)(tmp + planes * Chunks);
             PrepareActivations<T>(a, ab, na, nb, p);
             for (int r = 0; r < rows; r += R)
@@ -170,22 +170,26 @@ internal static unsafe partial class Block32GemmLanes
         }
     }
 
-    /// <summary>The row tile's blocks as transposed planes (up) and its weight scales (wd: 16 per block);
-    /// rows from `valid` on repeat the last row.</summary>
+    /// <summary>The row tile's blocks as transposed planes (up: per block, group 0's planes then group 1's)
+    /// and its weight scales (wd: 32 per block); rows from `valid` on repeat the last row.</summary>
     static void UnpackTile<T>(byte* w, long rb, int valid, int nb, byte* up, float* wd, byte* tmp) where T : ILanes32
     {
         uint* d = stackalloc uint[R];
         for (int b = 0; b < nb; b++, wd += R)
         {
-            for (int r = 0; r < R; r++)
+            for (int g = 0; g < R; g += 16)
             {
-                byte* block = w + Math.Min(r, valid - 1) * rb + (long)b * T.BlockBytes;
-                T.Unpack(block, tmp + 32 * r, Chunks);
-                d[r] = *(ushort*)block;
+                for (int r = 0; r < 16; r++)
+                {
+                    byte* block = w + Math.Min(g + r, valid - 1) * rb + (long)b * T.BlockBytes;
+                    T.Unpack(block, tmp + 32 * r, Chunks);
+                    d[g + r] = *(ushort*)block;
+                }
+                for (int k = 0; k < T.Planes; k++, up += Chunks)
+                    Transpose(tmp + k * Chunks, 32, up);
             }
-            for (int k = 0; k < T.Planes; k++, up += Chunks)
-                Transpose(tmp + k * Chunks, 32, up);
             QuantMath.HalfToFloat(Vector512.Load(d)).Store(wd);
+            QuantMath.HalfToFloat(Vector512.Load(d + 16)).Store(wd + 16);
         }
     }
 
