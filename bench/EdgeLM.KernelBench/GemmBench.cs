@@ -42,17 +42,9 @@ internal static unsafe class GemmBench
                 Quantize(vt, x, xq, T, cols, ab);
                 QuantKernels.MatMulRows(type, w, rb, 0, rows, xq, ab, T, yGemm, rows, cols);
             };
-            var prev = Previous(type);
             Action fOld = () =>
             {
                 Quantize(vt, x, xq, T, cols, ab);
-                if (prev != null)
-                {
-                    fixed (byte* pa = xq)
-                    fixed (float* py = yOld)
-                        prev(w, rb, rows, pa, ab, T, py, rows, cols);
-                    return;
-                }
                 for (int r0 = 0; r0 < rows; r0 += Block)
                 {
                     int n = Math.Min(Block, rows - r0);
@@ -69,11 +61,12 @@ internal static unsafe class GemmBench
                 old.Add(Bench.Time(fOld, reps));
                 if (mm != null) peer.Add(Bench.Time(fGgml, reps));
             }
-            // The F16 / BF16 blocked kernel sums in another order than their dots (one accumulator per output):
-            // they must agree to float reassociation; the integer types' kernels bit for bit.
+            // The F16 / BF16 blocked kernel sums in another order than their dots (one accumulator per output),
+            // as does the 32-element types' rows-in-lanes tile (one FMA per block): they must agree to float
+            // reassociation; the K-quant kernels bit for bit.
             double oldDiff = Bench.MaxRelDiff(yGemm, yOld, true);
             for (int i = 0; i < yGemm.Length; i++)
-                if (type is GgmlType.F16 or GgmlType.BF16 || prev != null ? oldDiff > 1e-5 : BitConverter.SingleToInt32Bits(yGemm[i]) != BitConverter.SingleToInt32Bits(yOld[i]))
+                if (type is GgmlType.F16 or GgmlType.BF16 or GgmlType.Q4_0 or GgmlType.Q5_0 or GgmlType.Q8_0 ? oldDiff > 1e-5 : BitConverter.SingleToInt32Bits(yGemm[i]) != BitConverter.SingleToInt32Bits(yOld[i]))
                     throw new InvalidOperationException($"{type} {rows}x{cols}: gemm and old differ at {i}: {yGemm[i]:R} vs {yOld[i]:R} (max rel {oldDiff:E2})");
             double el = (double)rows * cols * T;
             double g = Bench.Median(gemm), o = Bench.Median(old), p = mm != null ? Bench.Median(peer) : double.NaN;
@@ -86,16 +79,6 @@ internal static unsafe class GemmBench
             System.Runtime.InteropServices.NativeMemory.AlignedFree(w);
         }
     }
-
-    /// <summary>The blocked kernel the rows-in-lanes tile replaced, for the 32-element types.</summary>
-    static delegate*<byte*, long, int, byte*, long, int, float*, int, int, void> Previous(GgmlType type) =>
-        !Block32GemmPrepared.Supported ? null : type switch
-        {
-            GgmlType.Q8_0 => &Block32GemmPrepared.Rows<Q8_0Decode, SignedPair<Q8_0Block>>,
-            GgmlType.Q5_0 => &Block32GemmPrepared.Rows<Q5_0Decode, SignedPair<Q5_0Block>>,
-            GgmlType.Q4_0 => &Block32GemmPrepared.Rows<Q4_0Decode, Q4_0Pair>,
-            _ => null,
-        };
 
     static void Quantize(GgmlType vt, float[] x, byte[] xq, int T, int cols, int ab)
     {

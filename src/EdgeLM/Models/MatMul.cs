@@ -61,7 +61,7 @@ public sealed unsafe class MatMul : IParallelJob
             return;
         }
         // Several activation rows: the row range against all T of them in one call, written straight
-        // into y (T, Rows). The kernel walks it in tiles of rows x activations (Block32Gemm where the
+        // into y (T, Rows). The kernel walks it in tiles of rows x activations (Block32GemmLanes where the
         // type has one), so each weight row is read from memory once per micro-batch.
         var acts = new ReadOnlySpan<byte>(_xq, checked((int)(_xqStride * _t)));
         QuantKernels.MatMulRows(w.Type, w.Data, w.RowBytes, start, end, acts, xRowLen, _t,

@@ -10,13 +10,13 @@
 // to bit 4 of byte e). The weight scales of eight blocks come from two loads and one word permute
 // (vpermt2w) and are widened together.
 //
-// Bit-identical to Block32Simd.Dot512 / Dot512Q4_0 (and so to Block32Multi / Block32Gemm, which the
-// tests hold to those): the same integer lane sums (exact), the same products dx * dy of exactly
+// Bit-identical to Block32Simd.Dot512 / Dot512Q4_0 (and so to Block32Multi, which the tests hold to
+// them): the same integer lane sums (exact), the same products dx * dy of exactly
 // widened scales, the same FMA order into the same two accumulators (blocks 4k, 4k+1 and 4k+2,
 // 4k+3), the same reduction and the same 256-bit tail for fewer than four blocks.
 // No load leaves the row: a step of four blocks reads [0, 64) and [end - 64, end) of its own bytes.
 // At Vector256, Q4_0 and Q5_0 take Block32Decode256 (same preparation idea, Dot256's order); other
-// levels and types keep the single-row dot. Not for several activation rows (Block32Gemm).
+// levels and types keep the single-row dot. Not for several activation rows (Block32GemmLanes).
 using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
 using System.Runtime.Intrinsics.X86;
@@ -36,7 +36,7 @@ internal unsafe interface IDecode32
     /// the exact sum of elements 4j..4j+3 of weight times activation; s is the pair's prepared record.</summary>
     static abstract Vector512<int> Pair(byte* p, int pair, byte* s);
     /// <summary>Pair's weight half: the pair's unsigned (or absolute) weights and, for signed formats,
-    /// their sign mask; computed once and used against several activations (Block32GemmPrepared).</summary>
+    /// their sign mask.</summary>
     static abstract (Vector512<byte> U, Vector512<sbyte> M) Weights(byte* p, int pair);
     /// <summary>Pair's activation half: the lanes of Pair from Weights' output, the pair's bytes y and
     /// its prepared activation-only term aux.</summary>
@@ -63,7 +63,7 @@ internal static unsafe class Block32Decode
         // Q8_0 is left to Block32Simd.Dot512: its step here is 1.4x faster on matrices in cache but no faster
         // on matrices read from memory (KernelBench 151936x896: 71.6 against 68.5 ps/element with the prefetch
         // below, 132 without), and end to end it decoded 9% slower; a model's weights come from memory when
-        // it decodes. Q8_0Decode stays for the prefill tile (Block32GemmPrepared).
+        // it decodes.
         SimdLevel.Vector512 => Avx512Vbmi.IsSupported && Gfni.V512.IsSupported && type is GgmlType.Q4_0 or GgmlType.Q5_0,
         SimdLevel.Vector256 => Avx2.IsSupported && Fma.IsSupported && type is GgmlType.Q4_0 or GgmlType.Q5_0,
         _ => false,
@@ -87,8 +87,7 @@ internal static unsafe class Block32Decode
                 case GgmlType.Q4_0 when level == SimdLevel.Vector256: Block32Decode256.Rows<Q4_0Block>(w, rb, rows, a, p, y, n); break;
                 case GgmlType.Q5_0 when level == SimdLevel.Vector256: Block32Decode256.Rows<Q5_0Block>(w, rb, rows, a, p, y, n); break;
                 case GgmlType.Q4_0: Run<Q4_0Decode>(w, rb, rows, a, p, dyBytes, y, n); break;
-                case GgmlType.Q5_0: Run<Q5_0Decode>(w, rb, rows, a, p, dyBytes, y, n); break;
-                default: Run<Q8_0Decode>(w, rb, rows, a, p, dyBytes, y, n); break;
+                default: Run<Q5_0Decode>(w, rb, rows, a, p, dyBytes, y, n); break;
             }
         }
         return true;

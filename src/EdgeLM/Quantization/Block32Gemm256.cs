@@ -5,7 +5,7 @@
 // lane sums (IntDot.Dot), its scalar scale product dx * dy and its final Vector256.Sum, so outputs are
 // bit-identical to the single-row dot at this level. The fp16 scales are widened once per call
 // (activations) and once per row pair (weights) instead of once per block and pair.
-// Not the AVX-512 kernel (Block32Gemm) and not the decode path.
+// Not the AVX-512 kernel (Block32GemmLanes) and not the decode path.
 using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
 using System.Runtime.Intrinsics.X86;

@@ -3,7 +3,7 @@
 // vector belongs to row r of the tile (the layout llama.cpp's repacked "x8" kernels use, built here per
 // row tile from the memory-mapped weights instead of once at load, so it costs no memory).
 //
-// Why rows in lanes: with a row's elements in the lanes (Block32GemmPrepared), every 64-element product
+// Why rows in lanes: with a row's elements in the lanes (the tile this replaced), every 64-element product
 // must be scaled as floats at once (convert, multiply, FMA per pair of blocks), because its lanes mix
 // two blocks. With one row per int32 lane, a block's eight four-element chunks are summed as int16
 // (vpaddw, no multiplier port) and one vpmaddwd, one conversion, one multiply and one FMA finish the

@@ -71,13 +71,6 @@ internal static unsafe class QuantDots
             (SimdLevel.Vector512, GgmlType.Q8_0) when Block32GemmLanes.Supported => &Block32GemmLanes.Rows<Q8_0Lanes, SignedPair<Q8_0Block>>,
             (SimdLevel.Vector512, GgmlType.Q5_0) when Block32GemmLanes.Supported => &Block32GemmLanes.Rows<Q5_0Lanes, SignedPair<Q5_0Block>>,
             (SimdLevel.Vector512, GgmlType.Q4_0) when Block32GemmLanes.Supported => &Block32GemmLanes.Rows<Q4_0Lanes, Q4_0Pair>,
-            // VBMI + GFNI: activations prepared once per product, weight pairs unpacked as the decode path does.
-            (SimdLevel.Vector512, GgmlType.Q8_0) when Block32GemmPrepared.Supported => &Block32GemmPrepared.Rows<Q8_0Decode, SignedPair<Q8_0Block>>,
-            (SimdLevel.Vector512, GgmlType.Q5_0) when Block32GemmPrepared.Supported => &Block32GemmPrepared.Rows<Q5_0Decode, SignedPair<Q5_0Block>>,
-            (SimdLevel.Vector512, GgmlType.Q4_0) when Block32GemmPrepared.Supported => &Block32GemmPrepared.Rows<Q4_0Decode, Q4_0Pair>,
-            (SimdLevel.Vector512, GgmlType.Q8_0) => &Block32Gemm.Rows<SignedPair<Q8_0Block>>,
-            (SimdLevel.Vector512, GgmlType.Q5_0) => &Block32Gemm.Rows<SignedPair<Q5_0Block>>,
-            (SimdLevel.Vector512, GgmlType.Q4_0) => &Block32Gemm.Rows<Q4_0Pair>,
             (SimdLevel.Vector512, GgmlType.Q4_K) => &KQuantGemm.RowsQ4_K,
             (SimdLevel.Vector512, GgmlType.Q6_K) => &KQuantGemm.RowsQ6_K,
             (SimdLevel.Vector256, GgmlType.Q8_0) => &Block32Gemm256.Rows<Q8_0Block>,

@@ -181,10 +181,11 @@ public static unsafe class QuantKernels
 
     /// <summary>y[t * yStride + r] = dot(W[r], x_t) for rows [rowStart, rowEnd) and t in [0, numActivations):
     /// a micro-batch's product written straight into y (T, yStride), e.g. (T, Rows) of a whole matrix.
-    /// Blocked (Block32GemmPrepared with VBMI + GFNI, else Block32Gemm / Block32Gemm256) where the type
+    /// Blocked (Block32GemmLanes at 512 bits, Block32Gemm256, KQuantGemm, F16Gemm) where the type
     /// has a blocked kernel at this CPU's level, else as VecDotRowsMulti; every output bit-identical to
-    /// VecDot of the same pair at that level, except F16 and BF16 (F16Gemm), which agree with it within
-    /// float reassociation.</summary>
+    /// QuantDots.ResolveGemmDot's function for that level and micro-batch (VecDot of the same pair, or for
+    /// Q4_0 / Q5_0 / Q8_0 at 512 bits the rows-in-lanes order, which agrees with VecDot within float
+    /// reassociation), except F16 and BF16 (F16Gemm), which agree with VecDot within float reassociation.</summary>
     public static void MatMulRows(GgmlType weightType, byte* weights, long rowBytes, int rowStart, int rowEnd,
         ReadOnlySpan<byte> activations, int activationRowBytes, int numActivations, Span<float> y, int yStride, int n) =>
         MatMulRows(weightType, weights, rowBytes, rowStart, rowEnd, activations, activationRowBytes, numActivations, y, yStride, n, Simd.Best);

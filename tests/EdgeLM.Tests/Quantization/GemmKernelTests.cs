@@ -1,9 +1,9 @@
-// The blocked micro-batch product (QuantKernels.MatMulRows, Block32Gemm's 4 x 4 and 4 x 3 tiles) against
-// the per-pair dot of the same SIMD level and against the scalar reference: row ranges that are not
-// whole tiles and do not start at 0, activation counts around the tile width, a y stride wider than
-// the range, and row lengths that leave every tail (fewer than four blocks, 4k + 1..3 blocks). The
-// blocked kernel keeps each pair's integer lane sums and float order, so it must equal the per-pair
-// dot bit for bit; the scalar reference bounds both. Every available level runs (CI also runs this
+// The blocked micro-batch product (QuantKernels.MatMulRows) against the per-pair function it must equal
+// bit for bit at each SIMD level (QuantDots.ResolveGemmDot: the per-pair dot, or for the 32-element
+// types at 512 bits the rows-in-lanes order Block32GemmLanes.ReferenceDot) and against the scalar
+// reference: row ranges that are not whole tiles and do not start at 0, activation counts around the
+// tile width, a y stride wider than the range, and row lengths that leave every tail (fewer than four
+// blocks, 4k + 1..3 blocks). The scalar reference bounds both within float reassociation. Every available level runs (CI also runs this
 // namespace with AVX-512 and AVX2 switched off).
 using EdgeLM.Quantization;
 using EdgeLM.Tensors;
@@ -39,39 +39,6 @@ public unsafe class GemmKernelTests
                         }
                 }
             }
-        }
-    }
-
-    /// <summary>The 4 x 3 tile is not what MatMulRows dispatches to; it is kept for shapes where it
-    /// measures faster, so it is checked directly.</summary>
-    [Theory]
-    [InlineData(GgmlType.Q8_0)]
-    [InlineData(GgmlType.Q4_0)]
-    [InlineData(GgmlType.Q5_0)]
-    public void Three_activation_tiles_equal_the_per_pair_dot(GgmlType type)
-    {
-        if (Simd.Best != SimdLevel.Vector512) return;
-        foreach (int n in new[] { 128, 224, 896 + 32 })
-        {
-            var c = Case.Make(type, n);
-            var pair = c.PairDots(QuantDots.Resolve(type, SimdLevel.Vector512));
-            foreach (int T in new[] { 3, 4, 6, 7, MaxActs })
-                foreach (int rows in new[] { 4, 7, 12, MaxRows })
-                {
-                    var y = new float[T * MaxRows];
-                    fixed (byte* pw = c.Wq)
-                    fixed (byte* px = c.Xq)
-                    fixed (float* py = y)
-                    {
-                        switch (type)
-                        {
-                            case GgmlType.Q8_0: Block32Gemm.Rows<SignedPair<Q8_0Block>, ThreeActivations>(pw, c.Rb, rows, px, c.Ab, T, py, MaxRows, n); break;
-                            case GgmlType.Q5_0: Block32Gemm.Rows<SignedPair<Q5_0Block>, ThreeActivations>(pw, c.Rb, rows, px, c.Ab, T, py, MaxRows, n); break;
-                            default: Block32Gemm.Rows<Q4_0Pair, ThreeActivations>(pw, c.Rb, rows, px, c.Ab, T, py, MaxRows, n); break;
-                        }
-                    }
-                    c.Check(y, pair, 0, rows, T, $"{type} 4x3 n={n} T={T} rows {rows}");
-                }
         }
     }
 

@@ -1,9 +1,9 @@
-// The blocked micro-batch product (QuantKernels.MatMulRows; at 512 bits with VBMI + GFNI the tile over
-// prepared activations, Block32GemmPrepared) at the edges GemmKernelTests does not reach: activation
+// The blocked micro-batch product (QuantKernels.MatMulRows; at 512 bits the rows-in-lanes tile,
+// Block32GemmLanes) at the edges GemmKernelTests does not reach: activation
 // counts around the tile and the 64-token micro-batch (1, 3, 5, 63, 64, 65), odd row counts, rows with
 // every block tail, and raw blocks with extreme fp16 scales (largest finite, subnormal, zero, negative)
 // and extreme quants (all nibbles 0 or 15, all Q5_0 high bits set, Q8_0 at +-127). Every output must
-// equal the per-pair dot of the same level bit for bit, at every available level (CI also runs this
+// equal QuantDots.ResolveGemmDot's function of the same level and micro-batch bit for bit, at every available level (CI also runs this
 // namespace with AVX-512 and AVX2 switched off). Also: no allocation per call after the first.
 using System.Buffers.Binary;
 using EdgeLM.Quantization;
@@ -11,7 +11,7 @@ using EdgeLM.Tensors;
 
 namespace EdgeLM.Tests.Quantization;
 
-public unsafe class GemmPreparedTests
+public unsafe class GemmEdgeTests
 {
     public static TheoryData<GgmlType> Types() => new() { GgmlType.Q8_0, GgmlType.Q4_0, GgmlType.Q5_0 };
 
