@@ -73,9 +73,10 @@ internal static unsafe class QuantDots
             (SimdLevel.Vector512, GgmlType.Q4_0) when Block32GemmLanes.Supported => &Block32GemmLanes.Rows<Q4_0Lanes, Q4_0Pair>,
             (SimdLevel.Vector512, GgmlType.Q4_K) => &KQuantGemm.RowsQ4_K,
             (SimdLevel.Vector512, GgmlType.Q6_K) => &KQuantGemm.RowsQ6_K,
+            // Q8_0's two planes leave the 256-bit tile short of registers: 0.85x Block32Gemm256 (KernelBench --gemm 256).
             (SimdLevel.Vector256, GgmlType.Q8_0) => &Block32Gemm256.Rows<Q8_0Block>,
-            (SimdLevel.Vector256, GgmlType.Q5_0) => &Block32Gemm256.Rows<Q5_0Block>,
-            (SimdLevel.Vector256, GgmlType.Q4_0) => &Block32Gemm256.Rows<Q4_0Block>,
+            (SimdLevel.Vector256, GgmlType.Q5_0) when Block32GemmLanes.Supported256 => &Block32GemmLanes.Rows256<Q5_0Lanes, Q5_0Block>,
+            (SimdLevel.Vector256, GgmlType.Q4_0) when Block32GemmLanes.Supported256 => &Block32GemmLanes.Rows256<Q4_0Lanes, Q4_0Block>,
             (SimdLevel.Vector512, GgmlType.F16) => &F16Gemm.Rows512, // within reassociation of the dot, not bit-identical
             (SimdLevel.Vector256, GgmlType.F16) => &F16Gemm.Rows256,
             (SimdLevel.Vector512, GgmlType.BF16) => &F16Gemm.Bf16Rows512,
@@ -84,19 +85,19 @@ internal static unsafe class QuantDots
         };
 
     /// <summary>The per-pair function every output of MatMulRows equals bit for bit at this level for a
-    /// micro-batch of numActivations rows: the rows-in-lanes tile's order (Block32GemmLanes.ReferenceDot)
-    /// where that kernel runs, else the per-pair dot (Resolve). F16 and BF16 agree with it only within
+    /// micro-batch of numActivations rows: the rows-in-lanes tile's order (Block32GemmLanes.ReferenceDot,
+    /// at 512 and 256 bits) where that kernel runs, else the per-pair dot (Resolve). F16 and BF16 agree with it only within
     /// float reassociation (F16Gemm).</summary>
     internal static delegate*<byte*, byte*, int, float> ResolveGemmDot(GgmlType type, SimdLevel level, int numActivations) =>
-        level == SimdLevel.Vector512 && Block32GemmLanes.Supported && numActivations >= Block32GemmLanes.MinActivations
-            ? type switch
-            {
-                GgmlType.Q8_0 => &LanesQ8_0,
-                GgmlType.Q5_0 => &LanesQ5_0,
-                GgmlType.Q4_0 => &LanesQ4_0,
-                _ => Resolve(type, level),
-            }
-            : Resolve(type, level);
+        (numActivations >= Block32GemmLanes.MinActivations ? (level, type) : default) switch
+        {
+            (SimdLevel.Vector512, GgmlType.Q8_0) when Block32GemmLanes.Supported => &LanesQ8_0,
+            (SimdLevel.Vector512, GgmlType.Q5_0) when Block32GemmLanes.Supported => &LanesQ5_0,
+            (SimdLevel.Vector512, GgmlType.Q4_0) when Block32GemmLanes.Supported => &LanesQ4_0,
+            (SimdLevel.Vector256, GgmlType.Q5_0) when Block32GemmLanes.Supported256 => &LanesQ5_0,
+            (SimdLevel.Vector256, GgmlType.Q4_0) when Block32GemmLanes.Supported256 => &LanesQ4_0,
+            _ => Resolve(type, level),
+        };
 
     static float LanesQ8_0(byte* w, byte* a, int n) => Block32GemmLanes.ReferenceDot(GgmlType.Q8_0, w, a, n);
     static float LanesQ5_0(byte* w, byte* a, int n) => Block32GemmLanes.ReferenceDot(GgmlType.Q5_0, w, a, n);

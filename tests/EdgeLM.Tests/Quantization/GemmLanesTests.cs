@@ -1,5 +1,5 @@
 // The rows-in-lanes micro-batch product (Block32GemmLanes, what QuantKernels.MatMulRows runs for Q4_0,
-// Q5_0 and Q8_0 at 512 bits from four activations on) over several sixteen-row tiles: row ranges that
+// Q5_0 and Q8_0 at 512 and 256 bits from four activations on) over several 32- and 8-row tiles: row ranges that
 // start inside a tile and end inside another, activation counts around the four-activation tile, and
 // Q8_0 rows holding -128 (which a quantizer never writes but a file may). Every output must equal
 // Block32GemmLanes.ReferenceDot bit for bit, and that scalar order must agree with the scalar
@@ -21,34 +21,34 @@ public unsafe class GemmLanesTests
     [MemberData(nameof(Types))]
     public void Outputs_equal_the_reference_order_across_tiles(GgmlType type)
     {
-        if (!Avx512BW.IsSupported) return; // the kernel needs it; other CPUs take other kernels (GemmKernelTests)
-        foreach (int n in new[] { 32, 96, 896 })
-        {
-            var (wq, xq, w, x, rb, ab) = Make(type, n, seed: n);
-            if (type == GgmlType.Q8_0) wq[2] = wq[rb + 40] = 0x80; // -128 in row 0 and row 1
-            foreach (int T in new[] { 4, 5, 7, 8, Acts })
-                foreach (var (r0, r1) in new[] { (0, Rows), (3, 19), (15, 17), (16, 48), (31, 32) })
-                {
-                    var y = new float[T * Rows];
-                    Array.Fill(y, float.NaN);
-                    fixed (byte* pw = wq) QuantKernels.MatMulRows(type, pw, rb, r0, r1, xq.AsSpan(0, T * ab), ab, T, y, Rows, n, SimdLevel.Vector512);
-                    fixed (byte* pw = wq)
-                    fixed (byte* px = xq)
-                        for (int t = 0; t < T; t++)
-                            for (int r = 0; r < Rows; r++)
-                            {
-                                float got = y[t * Rows + r];
-                                if (r < r0 || r >= r1)
+        foreach (var level in Levels(type))
+            foreach (int n in new[] { 32, 96, 896 })
+            {
+                var (wq, xq, w, x, rb, ab) = Make(type, n, seed: n);
+                if (type == GgmlType.Q8_0) wq[2] = wq[rb + 40] = 0x80; // -128 in row 0 and row 1
+                foreach (int T in new[] { 4, 5, 7, 8, Acts })
+                    foreach (var (r0, r1) in new[] { (0, Rows), (3, 19), (15, 17), (16, 48), (31, 32) })
+                    {
+                        var y = new float[T * Rows];
+                        Array.Fill(y, float.NaN);
+                        fixed (byte* pw = wq) QuantKernels.MatMulRows(type, pw, rb, r0, r1, xq.AsSpan(0, T * ab), ab, T, y, Rows, n, level);
+                        fixed (byte* pw = wq)
+                        fixed (byte* px = xq)
+                            for (int t = 0; t < T; t++)
+                                for (int r = 0; r < Rows; r++)
                                 {
-                                    Assert.True(float.IsNaN(got), $"{type} n={n} T={T} [{r0},{r1}): row {r} act {t} was written");
-                                    continue;
+                                    float got = y[t * Rows + r];
+                                    if (r < r0 || r >= r1)
+                                    {
+                                        Assert.True(float.IsNaN(got), $"{type} {level} n={n} T={T} [{r0},{r1}): row {r} act {t} was written");
+                                        continue;
+                                    }
+                                    float want = Block32GemmLanes.ReferenceDot(type, pw + r * rb, px + t * ab, n);
+                                    Assert.True(BitConverter.SingleToInt32Bits(got) == BitConverter.SingleToInt32Bits(want),
+                                        $"{type} {level} n={n} T={T} [{r0},{r1}) row {r} act {t}: tile {got:R}, reference order {want:R}");
                                 }
-                                float want = Block32GemmLanes.ReferenceDot(type, pw + r * rb, px + t * ab, n);
-                                Assert.True(BitConverter.SingleToInt32Bits(got) == BitConverter.SingleToInt32Bits(want),
-                                    $"{type} n={n} T={T} [{r0},{r1}) row {r} act {t}: tile {got:R}, reference order {want:R}");
-                            }
-                }
-        }
+                    }
+            }
     }
 
     [Theory]
@@ -67,6 +67,14 @@ public unsafe class GemmLanesTests
                     double bound = DotCheck.ReassociationTolerance * SumAbs(w.AsSpan(r * n, n), x.AsSpan(t * n, n)) + 1e-30;
                     Assert.True(Math.Abs(got - want) <= bound, $"{type} row {r} act {t}: reference order {got:R}, scalar dot {want:R}");
                 }
+    }
+
+    /// <summary>The levels whose tile this CPU runs for the type (512 bits: sixteen rows per register; 256:
+    /// eight, Q4_0 and Q5_0 only).</summary>
+    static IEnumerable<SimdLevel> Levels(GgmlType type)
+    {
+        if (Avx512BW.IsSupported && Simd.Available().Contains(SimdLevel.Vector512)) yield return SimdLevel.Vector512;
+        if (type != GgmlType.Q8_0 && Avx2.IsSupported && Fma.IsSupported && Simd.Available().Contains(SimdLevel.Vector256)) yield return SimdLevel.Vector256;
     }
 
     static (byte[] Wq, byte[] Xq, float[] W, float[] X, int Rb, int Ab) Make(GgmlType type, int n, int seed)
