@@ -71,6 +71,9 @@ internal static unsafe class QuantDots
             (SimdLevel.Vector512, GgmlType.Q8_0) when Block32GemmLanes.Supported => &Block32GemmLanes.Rows<Q8_0Lanes, SignedPair<Q8_0Block>>,
             (SimdLevel.Vector512, GgmlType.Q5_0) when Block32GemmLanes.Supported => &Block32GemmLanes.Rows<Q5_0Lanes, SignedPair<Q5_0Block>>,
             (SimdLevel.Vector512, GgmlType.Q4_0) when Block32GemmLanes.Supported => &Block32GemmLanes.Rows<Q4_0Lanes, Q4_0Pair>,
+            // The same tile for the K-quants' super-blocks (exact to KQuantLanes.ReferenceDot from MinActivations on).
+            (SimdLevel.Vector512, GgmlType.Q4_K) when KQuantLanes.Supported => &KQuantLanes.RowsQ4_K,
+            (SimdLevel.Vector512, GgmlType.Q6_K) when KQuantLanes.Supported => &KQuantLanes.RowsQ6_K,
             // VBMI + GFNI: activations prepared once per product, weight pairs unpacked as the decode path does.
             (SimdLevel.Vector512, GgmlType.Q8_0) when Block32GemmPrepared.Supported => &Block32GemmPrepared.Rows<Q8_0Decode, SignedPair<Q8_0Block>>,
             (SimdLevel.Vector512, GgmlType.Q5_0) when Block32GemmPrepared.Supported => &Block32GemmPrepared.Rows<Q5_0Decode, SignedPair<Q5_0Block>>,
@@ -101,6 +104,8 @@ internal static unsafe class QuantDots
                 GgmlType.Q8_0 => &LanesQ8_0,
                 GgmlType.Q5_0 => &LanesQ5_0,
                 GgmlType.Q4_0 => &LanesQ4_0,
+                GgmlType.Q4_K when KQuantLanes.Supported && numActivations >= KQuantLanes.MinActivations => &LanesQ4_K,
+                GgmlType.Q6_K when KQuantLanes.Supported && numActivations >= KQuantLanes.MinActivations => &LanesQ6_K,
                 _ => Resolve(type, level),
             }
             : Resolve(type, level);
@@ -108,6 +113,8 @@ internal static unsafe class QuantDots
     static float LanesQ8_0(byte* w, byte* a, int n) => Block32GemmLanes.ReferenceDot(GgmlType.Q8_0, w, a, n);
     static float LanesQ5_0(byte* w, byte* a, int n) => Block32GemmLanes.ReferenceDot(GgmlType.Q5_0, w, a, n);
     static float LanesQ4_0(byte* w, byte* a, int n) => Block32GemmLanes.ReferenceDot(GgmlType.Q4_0, w, a, n);
+    static float LanesQ4_K(byte* w, byte* a, int n) => KQuantLanes.ReferenceDot(GgmlType.Q4_K, w, a, n);
+    static float LanesQ6_K(byte* w, byte* a, int n) => KQuantLanes.ReferenceDot(GgmlType.Q6_K, w, a, n);
 
     static float DotF32(byte* w, byte* a, int n) =>
         TensorPrimitives.Dot(new ReadOnlySpan<float>(w, n), new ReadOnlySpan<float>(a, n));

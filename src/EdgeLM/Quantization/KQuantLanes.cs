@@ -1,0 +1,172 @@
+// Blocked matrix multiply (prompt processing) of Q4_K and Q6_K weights against Q8_K activations at 512
+// bits with AVX-512 BW, sixteen weight rows to a register: the rows-in-lanes tile of Block32GemmLanes
+// (read its header first) applied to the 256-element super-blocks of the K-quants.
+//
+// Per row tile every super-block of the sixteen rows is unpacked once into unsigned bytes u in element
+// order (Q4_K: the nibble q, weight d * sc * q - dmin * m; Q6_K: the 6-bit q = ql | qh << 4, weight
+// d * sc * (q - 32)) and transposed per 32-element column (Block32GemmLanes.Transpose), so that chunk j
+// of column s is one register whose lane r holds row r's elements 32 s + 4 j .. + 3. Beside the quants
+// the tile keeps, per super-block, the rows' group scales as int16 pairs (sc | sc << 16 in lane r) and
+// the pairs that multiply the activation's bsums: Q4_K's mins (m_g | m_g << 16, against bsum_2g and
+// bsum_2g+1, which the sub-block's 32 elements cover), Q6_K's scales (sc_2p | sc_2p+1 << 16, against
+// bsum_2p, bsum_2p+1: one broadcast dword of the Q8_K block).
+//
+// Q4_K: a 32-element group's eight vpmaddubsw are summed as int16 (|sum| <= 8 * 2 * 15 * 128 < 32768),
+// then one vpmaddwd by the scale pairs gives sc_g * sum(q y) per row as int32. Q6_K: u < 64 allows two
+// chunks per int16 sum (2 * 2 * 63 * 128 = 32256), so each 16-element group takes two vpmaddwd by its
+// scale; the offset 32 * sum_g sc_g * bsum_g is subtracted once per super-block. Both give exact integer
+// sums (isum, and Q4_K's summs = sum_g m_g * (bsum_2g + bsum_2g+1)), then per super-block
+// acc = fma((float)isum, d * dy, acc) and, Q4_K only, acc = fma((float)(-summs), dmin * dy, acc).
+//
+// Exact for that order: every output equals ReferenceDot (KQuantLanes.Tile.cs), whatever its row's or
+// activation's place in a tile (rows past the end of a tile repeat the last row, missing activations the
+// last activation; those outputs are dropped). Not bit-identical to Q4_K.VecDot / Q6_K.VecDot (which
+// form d * dy * isum - dmin * dy * summs): they agree within float reassociation. Not the decode path,
+// not for fewer than MinActivations activations (KQuantGemm takes those), not for CPUs without AVX-512
+// BW. Spec: ggml-quants.c block_q4_K (get_scale_min_k4), block_q6_K, block_q8_K.
+using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
+
+namespace EdgeLM.Quantization;
+
+[SkipLocalsInit]
+internal static unsafe partial class KQuantLanes
+{
+    const int QK = 256, YB = 292, R = 16, C = 4; // super-block size, sizeof(BlockQ8_K), tile rows, tile activations
+    const int YQs = 4, YBsums = 260; // offsets of the quants and the 16-element sums in a Q8_K block
+    const int Quants = 8 * 512; // transposed bytes of one super-block: 8 columns x 8 chunks x 16 rows x 4 bytes
+    // Per super-block of a row tile: the quants, then 16 vectors of scale pairs (Q4_K uses 8), 8 vectors of
+    // bsum multiplier pairs, and 16 floats each of d and dmin.
+    const int ScalesAt = Quants, PairsAt = ScalesAt + 16 * 64, DAt = PairsAt + 8 * 64, DminAt = DAt + 64, Stride = DminAt + 64;
+
+    /// <summary>Below this many activations the tile's unpacking costs more than it saves.</summary>
+    internal const int MinActivations = 4;
+
+    // Per thread, grown once and reused: the row tile's unpacked super-blocks (nb x Stride) and the
+    // unpacking scratch (16 rows x 256 bytes).
+    [ThreadStatic] static byte[]? t_scratch;
+
+    public static bool Supported => Avx512BW.IsSupported;
+
+    /// <summary>y[t * ys + r] = dot(W[r], x_t) for r in [0, rows), t in [0, na) (Block32Multi.Rows's signature).</summary>
+    public static void RowsQ4_K(byte* w, long rb, int rows, byte* a, long ab, int na, float* y, int ys, int n)
+    {
+        if (na < MinActivations) KQuantGemm.RowsQ4_K(w, rb, rows, a, ab, na, y, ys, n);
+        else Rows(w, rb, rows, a, ab, na, y, ys, n, q6: false);
+    }
+
+    public static void RowsQ6_K(byte* w, long rb, int rows, byte* a, long ab, int na, float* y, int ys, int n)
+    {
+        if (na < MinActivations) KQuantGemm.RowsQ6_K(w, rb, rows, a, ab, na, y, ys, n);
+        else Rows(w, rb, rows, a, ab, na, y, ys, n, q6: true);
+    }
+
+    static void Rows(byte* w, long rb, int rows, byte* a, long ab, int na, float* y, int ys, int n, bool q6)
+    {
+        int nb = n / QK;
+        long need = (long)nb * Stride + R * QK + 64;
+        var buf = t_scratch is { } s && s.Length >= need ? s : (t_scratch = GC.AllocateUninitializedArray<byte>(checked((int)need), pinned: true));
+        fixed (byte* pb = buf)
+        {
+            byte* up = (byte*)(((nint)pb + 63) & ~(nint)63); // 64-byte aligned: the tile loads whole vectors
+            byte* tmp = up + (long)nb * Stride;
+            for (int r = 0; r < rows; r += R)
+            {
+                int valid = Math.Min(R, rows - r);
+                if (q6) UnpackTileQ6_K(w + r * rb, rb, valid, nb, up, tmp);
+                else UnpackTileQ4_K(w + r * rb, rb, valid, nb, up, tmp);
+                for (int t = 0; t < na; t += C)
+                {
+                    // Missing activations repeat the last one; their outputs are not stored.
+                    int t1 = Math.Min(t + 1, na - 1), t2 = Math.Min(t + 2, na - 1), t3 = Math.Min(t + 3, na - 1);
+                    var acts = new Acts(a + t * ab, a + t1 * ab, a + t2 * ab, a + t3 * ab);
+                    float* yt = y + (long)t * ys + r;
+                    int cnt = Math.Min(C, na - t);
+                    if (q6) TileQ6_K(up, nb, acts, yt, ys, valid, cnt);
+                    else TileQ4_K(up, nb, acts, yt, ys, valid, cnt);
+                }
+            }
+        }
+    }
+
+    /// <summary>The row tile's Q4_K super-blocks (rows from `valid` on repeat the last row): nibbles,
+    /// scale pairs, min pairs, d, dmin.</summary>
+    static void UnpackTileQ4_K(byte* w, long rb, int valid, int nb, byte* up, byte* tmp)
+    {
+        uint* d = stackalloc uint[R];
+        uint* dmin = stackalloc uint[R];
+        var mask = Vector256.Create((byte)0x0F);
+        for (int b = 0; b < nb; b++, up += Stride)
+        {
+            for (int r = 0; r < R; r++)
+            {
+                var x = (BlockQ4_K*)(w + Math.Min(r, valid - 1) * rb) + b;
+                byte* u = tmp + QK * r;
+                for (int k = 0; k < 4; k++)
+                {
+                    // 32 bytes hold group 2k in the low nibbles and group 2k + 1 in the high ones.
+                    var q = Vector256.Load(x->Qs + 32 * k);
+                    (q & mask).Store(u + 64 * k);
+                    (Vector256.ShiftRightLogical(q.AsUInt16(), 4).AsByte() & mask).Store(u + 64 * k + 32);
+                }
+                for (int g = 0; g < 8; g++)
+                {
+                    KQuantSearch.GetScaleMinK4(g, x->Scales, out int sc, out int m);
+                    ((int*)(up + ScalesAt + 64 * g))[r] = Pair(sc, sc);
+                    ((int*)(up + PairsAt + 64 * g))[r] = Pair(m, m);
+                }
+                d[r] = x->D;
+                dmin[r] = x->Dmin;
+            }
+            for (int s = 0; s < 8; s++) Block32GemmLanes.Transpose(tmp + 32 * s, QK, up + 512 * s);
+            QuantMath.HalfToFloat(Vector512.Load(d)).Store((float*)(up + DAt));
+            QuantMath.HalfToFloat(Vector512.Load(dmin)).Store((float*)(up + DminAt));
+        }
+    }
+
+    /// <summary>The row tile's Q6_K super-blocks (rows from `valid` on repeat the last row): 6-bit
+    /// values, scale pairs per 16-element group, scale pairs for the bsum offset, d.</summary>
+    static void UnpackTileQ6_K(byte* w, long rb, int valid, int nb, byte* up, byte* tmp)
+    {
+        uint* d = stackalloc uint[R];
+        var mask = Vector256.Create((byte)0x0F);
+        var hi = Vector256.Create((byte)0x30);
+        for (int b = 0; b < nb; b++, up += Stride)
+        {
+            for (int r = 0; r < R; r++)
+            {
+                var x = (BlockQ6_K*)(w + Math.Min(r, valid - 1) * rb) + b;
+                byte* u = tmp + QK * r;
+                for (int h = 0; h < 2; h++, u += 128)
+                {
+                    // Quarter q of a half: ql's low (q = 0, 1) or high (2, 3) nibbles of bytes 32 (q & 1) on,
+                    // and bits 2q, 2q + 1 of qh as bits 4 and 5.
+                    var l0 = Vector256.Load(x->Ql + 64 * h);
+                    var l1 = Vector256.Load(x->Ql + 64 * h + 32);
+                    var qh = Vector256.Load(x->Qh + 32 * h).AsUInt16();
+                    ((l0 & mask) | (Vector256.ShiftLeft(qh, 4).AsByte() & hi)).Store(u);
+                    ((l1 & mask) | (Vector256.ShiftLeft(qh, 2).AsByte() & hi)).Store(u + 32);
+                    ((Vector256.ShiftRightLogical(l0.AsUInt16(), 4).AsByte() & mask) | (qh.AsByte() & hi)).Store(u + 64);
+                    ((Vector256.ShiftRightLogical(l1.AsUInt16(), 4).AsByte() & mask) | (Vector256.ShiftRightLogical(qh, 2).AsByte() & hi)).Store(u + 96);
+                }
+                for (int g = 0; g < 16; g++)
+                    ((int*)(up + ScalesAt + 64 * g))[r] = Pair(x->Scales[g], x->Scales[g]);
+                for (int p = 0; p < 8; p++)
+                    ((int*)(up + PairsAt + 64 * p))[r] = Pair(x->Scales[2 * p], x->Scales[2 * p + 1]);
+                d[r] = x->D;
+            }
+            for (int s = 0; s < 8; s++) Block32GemmLanes.Transpose(tmp + 32 * s, QK, up + 512 * s);
+            QuantMath.HalfToFloat(Vector512.Load(d)).Store((float*)(up + DAt));
+        }
+    }
+
+    /// <summary>Two int16 in one int32 lane, lo in the low half (vpmaddwd's operand order).</summary>
+    static int Pair(int lo, int hi) => (ushort)lo | hi << 16;
+
+    /// <summary>A tile's four activation rows.</summary>
+    readonly struct Acts(byte* a0, byte* a1, byte* a2, byte* a3)
+    {
+        public readonly byte* A0 = a0, A1 = a1, A2 = a2, A3 = a3;
+    }
+}
