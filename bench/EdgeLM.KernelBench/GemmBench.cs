@@ -87,10 +87,13 @@ internal static unsafe class GemmBench
         }
     }
 
-    /// <summary>The blocked kernel the rows-in-lanes tile replaced, for the 32-element types.</summary>
+    /// <summary>The blocked kernel the rows-in-lanes tiles replaced (Block32GemmPrepared, KQuantGemm).</summary>
     static delegate*<byte*, long, int, byte*, long, int, float*, int, int, void> Previous(GgmlType type) =>
-        !Block32GemmPrepared.Supported ? null : type switch
+        type switch
         {
+            GgmlType.Q4_K when KQuantLanes.Supported => &KQuantGemm.RowsQ4_K,
+            GgmlType.Q6_K when KQuantLanes.Supported => &KQuantGemm.RowsQ6_K,
+            _ when !Block32GemmPrepared.Supported => null,
             GgmlType.Q8_0 => &Block32GemmPrepared.Rows<Q8_0Decode, SignedPair<Q8_0Block>>,
             GgmlType.Q5_0 => &Block32GemmPrepared.Rows<Q5_0Decode, SignedPair<Q5_0Block>>,
             GgmlType.Q4_0 => &Block32GemmPrepared.Rows<Q4_0Decode, Q4_0Pair>,
