@@ -44,7 +44,7 @@ internal static unsafe partial class KQuantLanes
     internal const int MinActivations = 4;
 
     // Per thread, grown once and reused: the row tile's unpacked super-blocks (nb x Stride) and the
-    // unpacking scratch (16 rows x 256 bytes).
+    // unpacking scratch (16 rows x 256 bytes of quants, 16 x 96 bytes of scale pairs).
     [ThreadStatic] static byte[]? t_scratch;
 
     public static bool Supported => Avx512BW.IsSupported;
@@ -65,7 +65,7 @@ internal static unsafe partial class KQuantLanes
     static void Rows(byte* w, long rb, int rows, byte* a, long ab, int na, float* y, int ys, int n, bool q6)
     {
         int nb = n / QK;
-        long need = (long)nb * Stride + R * QK + 64;
+        long need = (long)nb * Stride + R * QK + R * 96 + 64;
         var buf = t_scratch is { } s && s.Length >= need ? s : (t_scratch = GC.AllocateUninitializedArray<byte>(checked((int)need), pinned: true));
         fixed (byte* pb = buf)
         {
@@ -96,33 +96,52 @@ internal static unsafe partial class KQuantLanes
     {
         uint* d = stackalloc uint[R];
         uint* dmin = stackalloc uint[R];
+        byte* pairs = tmp + R * QK; // row r's 8 scale pairs and 8 min pairs at 64 r, transposed to ScalesAt, PairsAt
         var mask = Vector256.Create((byte)0x0F);
         for (int b = 0; b < nb; b++, up += Stride)
         {
-            for (int r = 0; r < R; r++)
+            for (int r0 = 0; r0 < R; r0 += 4)
             {
-                var x = (BlockQ4_K*)(w + Math.Min(r, valid - 1) * rb) + b;
-                byte* u = tmp + QK * r;
-                for (int k = 0; k < 4; k++)
-                {
-                    // 32 bytes hold group 2k in the low nibbles and group 2k + 1 in the high ones.
-                    var q = Vector256.Load(x->Qs + 32 * k);
-                    (q & mask).Store(u + 64 * k);
-                    (Vector256.ShiftRightLogical(q.AsUInt16(), 4).AsByte() & mask).Store(u + 64 * k + 32);
-                }
-                for (int g = 0; g < 8; g++)
-                {
-                    KQuantSearch.GetScaleMinK4(g, x->Scales, out int sc, out int m);
-                    ((int*)(up + ScalesAt + 64 * g))[r] = Pair(sc, sc);
-                    ((int*)(up + PairsAt + 64 * g))[r] = Pair(m, m);
-                }
-                d[r] = x->D;
-                dmin[r] = x->Dmin;
+                var x0 = Block(w, rb, valid, r0, b); var x1 = Block(w, rb, valid, r0 + 1, b);
+                var x2 = Block(w, rb, valid, r0 + 2, b); var x3 = Block(w, rb, valid, r0 + 3, b);
+                // The four 16-byte headers (d, dmin, scales), unpacked by get_scale_min_k4 at once: lane k
+                // becomes row r0 + k's [8 scales, 8 mins] as bytes, then 16 dwords x | x << 16.
+                var hdr = Vector512.Create(Vector256.Create(Vector128.Load((byte*)x0), Vector128.Load((byte*)x1)),
+                    Vector256.Create(Vector128.Load((byte*)x2), Vector128.Load((byte*)x3))).AsUInt32();
+                var sm = KQuantRows.UnpackScalesMins(hdr).AsByte();
+                var dup = Vector512.Create(0x10001);
+                (Avx512F.ConvertToVector512Int32(sm.GetLower().GetLower()) * dup).Store((int*)(pairs + 64 * r0));
+                (Avx512F.ConvertToVector512Int32(sm.GetLower().GetUpper()) * dup).Store((int*)(pairs + 64 * r0 + 64));
+                (Avx512F.ConvertToVector512Int32(sm.GetUpper().GetLower()) * dup).Store((int*)(pairs + 64 * r0 + 128));
+                (Avx512F.ConvertToVector512Int32(sm.GetUpper().GetUpper()) * dup).Store((int*)(pairs + 64 * r0 + 192));
+                UnpackNibbles(x0, tmp + QK * r0, mask, d + r0, dmin + r0); UnpackNibbles(x1, tmp + QK * (r0 + 1), mask, d + r0 + 1, dmin + r0 + 1);
+                UnpackNibbles(x2, tmp + QK * (r0 + 2), mask, d + r0 + 2, dmin + r0 + 2); UnpackNibbles(x3, tmp + QK * (r0 + 3), mask, d + r0 + 3, dmin + r0 + 3);
             }
             for (int s = 0; s < 8; s++) Block32GemmLanes.Transpose(tmp + 32 * s, QK, up + 512 * s);
+            Block32GemmLanes.Transpose(pairs, 64, up + ScalesAt);
+            Block32GemmLanes.Transpose(pairs + 32, 64, up + PairsAt);
             QuantMath.HalfToFloat(Vector512.Load(d)).Store((float*)(up + DAt));
             QuantMath.HalfToFloat(Vector512.Load(dmin)).Store((float*)(up + DminAt));
         }
+    }
+
+    /// <summary>Super-block b of tile row r (the last valid row past `valid`).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    static BlockQ4_K* Block(byte* w, long rb, int valid, int r, int b) => (BlockQ4_K*)(w + Math.Min(r, valid - 1) * rb) + b;
+
+    /// <summary>A Q4_K super-block's 256 nibbles in element order at u, and its fp16 d and dmin.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    static void UnpackNibbles(BlockQ4_K* x, byte* u, Vector256<byte> mask, uint* d, uint* dmin)
+    {
+        for (int k = 0; k < 4; k++)
+        {
+            // 32 bytes hold group 2k in the low nibbles and group 2k + 1 in the high ones.
+            var q = Vector256.Load(x->Qs + 32 * k);
+            (q & mask).Store(u + 64 * k);
+            (Vector256.ShiftRightLogical(q.AsUInt16(), 4).AsByte() & mask).Store(u + 64 * k + 32);
+        }
+        *d = x->D;
+        *dmin = x->Dmin;
     }
 
     /// <summary>The row tile's Q6_K super-blocks (rows from `valid` on repeat the last row): 6-bit
@@ -132,6 +151,7 @@ internal static unsafe partial class KQuantLanes
         uint* d = stackalloc uint[R];
         var mask = Vector256.Create((byte)0x0F);
         var hi = Vector256.Create((byte)0x30);
+        byte* pairs = tmp + R * QK, offs = pairs + R * 64; // per row: 16 scale pairs (64 bytes), 8 offset pairs (32)
         for (int b = 0; b < nb; b++, up += Stride)
         {
             for (int r = 0; r < R; r++)
@@ -150,19 +170,21 @@ internal static unsafe partial class KQuantLanes
                     ((Vector256.ShiftRightLogical(l0.AsUInt16(), 4).AsByte() & mask) | (qh.AsByte() & hi)).Store(u + 64);
                     ((Vector256.ShiftRightLogical(l1.AsUInt16(), 4).AsByte() & mask) | (Vector256.ShiftRightLogical(qh, 2).AsByte() & hi)).Store(u + 96);
                 }
-                for (int g = 0; g < 16; g++)
-                    ((int*)(up + ScalesAt + 64 * g))[r] = Pair(x->Scales[g], x->Scales[g]);
-                for (int p = 0; p < 8; p++)
-                    ((int*)(up + PairsAt + 64 * p))[r] = Pair(x->Scales[2 * p], x->Scales[2 * p + 1]);
+                // The 16 int8 scales: sign-extended to int16 they are the 8 offset pairs (sc_2p, sc_2p + 1);
+                // to int32, each becomes its group's pair (sc, sc).
+                var sc = Vector128.Load(x->Scales);
+                Avx2.ConvertToVector256Int16(sc).Store((short*)(offs + 32 * r));
+                var sc32 = Avx512F.ConvertToVector512Int32(sc);
+                ((sc32 & Vector512.Create(0xFFFF)) | (sc32 << 16)).Store((int*)(pairs + 64 * r));
                 d[r] = x->D;
             }
             for (int s = 0; s < 8; s++) Block32GemmLanes.Transpose(tmp + 32 * s, QK, up + 512 * s);
+            Block32GemmLanes.Transpose(pairs, 64, up + ScalesAt);
+            Block32GemmLanes.Transpose(pairs + 32, 64, up + ScalesAt + 512);
+            Block32GemmLanes.Transpose(offs, 32, up + PairsAt);
             QuantMath.HalfToFloat(Vector512.Load(d)).Store((float*)(up + DAt));
         }
     }
-
-    /// <summary>Two int16 in one int32 lane, lo in the low half (vpmaddwd's operand order).</summary>
-    static int Pair(int lo, int hi) => (ushort)lo | hi << 16;
 
     /// <summary>A tile's four activation rows.</summary>
     readonly struct Acts(byte* a0, byte* a1, byte* a2, byte* a3)
