@@ -110,19 +110,27 @@ internal static unsafe partial class KQuantLanes
         i2 += Avx512BW.MultiplyAddAdjacent(s2, sc); i3 += Avx512BW.MultiplyAddAdjacent(s3, sc);
     }
 
-    /// <summary>Four chunks (16 elements) of one column against the four activations' matching bytes.</summary>
+    /// <summary>Four chunks (16 elements) of one column against the four activations' matching bytes,
+    /// written out so that every offset is a constant of the addressing mode.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     static void Four(byte* u, byte* a0, byte* a1, byte* a2, byte* a3,
         ref Vector512<short> s0, ref Vector512<short> s1, ref Vector512<short> s2, ref Vector512<short> s3)
     {
-        for (int j = 0; j < 16; j += 4)
-        {
-            var w = Vector512.Load(u + 16 * j);
-            s0 += Avx512BW.MultiplyAddAdjacent(w, Vector512.Create(*(int*)(a0 + j)).AsSByte());
-            s1 += Avx512BW.MultiplyAddAdjacent(w, Vector512.Create(*(int*)(a1 + j)).AsSByte());
-            s2 += Avx512BW.MultiplyAddAdjacent(w, Vector512.Create(*(int*)(a2 + j)).AsSByte());
-            s3 += Avx512BW.MultiplyAddAdjacent(w, Vector512.Create(*(int*)(a3 + j)).AsSByte());
-        }
+        Chunk(u, a0, a1, a2, a3, ref s0, ref s1, ref s2, ref s3);
+        Chunk(u + 64, a0 + 4, a1 + 4, a2 + 4, a3 + 4, ref s0, ref s1, ref s2, ref s3);
+        Chunk(u + 128, a0 + 8, a1 + 8, a2 + 8, a3 + 8, ref s0, ref s1, ref s2, ref s3);
+        Chunk(u + 192, a0 + 12, a1 + 12, a2 + 12, a3 + 12, ref s0, ref s1, ref s2, ref s3);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    static void Chunk(byte* u, byte* a0, byte* a1, byte* a2, byte* a3,
+        ref Vector512<short> s0, ref Vector512<short> s1, ref Vector512<short> s2, ref Vector512<short> s3)
+    {
+        var w = Vector512.Load(u);
+        s0 += Avx512BW.MultiplyAddAdjacent(w, Vector512.Create(*(int*)a0).AsSByte());
+        s1 += Avx512BW.MultiplyAddAdjacent(w, Vector512.Create(*(int*)a1).AsSByte());
+        s2 += Avx512BW.MultiplyAddAdjacent(w, Vector512.Create(*(int*)a2).AsSByte());
+        s3 += Avx512BW.MultiplyAddAdjacent(w, Vector512.Create(*(int*)a3).AsSByte());
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
