@@ -44,7 +44,8 @@ internal static unsafe partial class KQuantLanes
     internal const int MinActivations = 4;
 
     // Per thread, grown once and reused: the row tile's unpacked super-blocks (nb x Stride) and the
-    // unpacking scratch (16 rows x 256 bytes of quants, 16 x 96 bytes of scale pairs).
+    // unpacking scratch (16 rows x up to 192 bytes of packed quants for a partial tile, 16 x 96 bytes of
+    // scale pairs, three transposed columns of packed quants).
     [ThreadStatic] static byte[]? t_scratch;
 
     public static bool Supported => Avx512BW.IsSupported;
@@ -65,7 +66,7 @@ internal static unsafe partial class KQuantLanes
     static void Rows(byte* w, long rb, int rows, byte* a, long ab, int na, float* y, int ys, int n, bool q6)
     {
         int nb = n / QK;
-        long need = (long)nb * Stride + R * QK + R * 96 + 64;
+        long need = (long)nb * Stride + R * QK + R * 96 + 3 * 512 + 64;
         var buf = t_scratch is { } s && s.Length >= need ? s : (t_scratch = GC.AllocateUninitializedArray<byte>(checked((int)need), pinned: true));
         fixed (byte* pb = buf)
         {
@@ -97,7 +98,8 @@ internal static unsafe partial class KQuantLanes
         uint* d = stackalloc uint[R];
         uint* dmin = stackalloc uint[R];
         byte* pairs = tmp + R * QK; // row r's 8 scale pairs and 8 min pairs at 64 r, transposed to ScalesAt, PairsAt
-        var mask = Vector256.Create((byte)0x0F);
+        byte* packed = pairs + R * 96; // one transposed 32-byte column of packed quants
+        var mask = Vector512.Create((byte)0x0F);
         for (int b = 0; b < nb; b++, up += Stride)
         {
             for (int r0 = 0; r0 < R; r0 += 4)
@@ -114,10 +116,21 @@ internal static unsafe partial class KQuantLanes
                 (Avx512F.ConvertToVector512Int32(sm.GetLower().GetUpper()) * dup).Store((int*)(pairs + 64 * r0 + 64));
                 (Avx512F.ConvertToVector512Int32(sm.GetUpper().GetLower()) * dup).Store((int*)(pairs + 64 * r0 + 128));
                 (Avx512F.ConvertToVector512Int32(sm.GetUpper().GetUpper()) * dup).Store((int*)(pairs + 64 * r0 + 192));
-                UnpackNibbles(x0, tmp + QK * r0, mask, d + r0, dmin + r0); UnpackNibbles(x1, tmp + QK * (r0 + 1), mask, d + r0 + 1, dmin + r0 + 1);
-                UnpackNibbles(x2, tmp + QK * (r0 + 2), mask, d + r0 + 2, dmin + r0 + 2); UnpackNibbles(x3, tmp + QK * (r0 + 3), mask, d + r0 + 3, dmin + r0 + 3);
+                d[r0] = x0->D; d[r0 + 1] = x1->D; d[r0 + 2] = x2->D; d[r0 + 3] = x3->D;
+                dmin[r0] = x0->Dmin; dmin[r0 + 1] = x1->Dmin; dmin[r0 + 2] = x2->Dmin; dmin[r0 + 3] = x3->Dmin;
             }
-            for (int s = 0; s < 8; s++) Block32GemmLanes.Transpose(tmp + 32 * s, QK, up + 512 * s);
+            // The packed nibbles are transposed as they are (32 bytes k: group 2k low, 2k + 1 high), then split.
+            byte* q = Packed(w, rb, valid, b * sizeof(BlockQ4_K) + 16, 128, tmp, out int stride);
+            for (int k = 0; k < 4; k++)
+            {
+                Block32GemmLanes.Transpose(q + 32 * k, stride, packed);
+                for (int j = 0; j < 8; j++)
+                {
+                    var v = Vector512.Load(packed + 64 * j);
+                    (v & mask).Store(up + 1024 * k + 64 * j);
+                    (Vector512.ShiftRightLogical(v.AsUInt16(), 4).AsByte() & mask).Store(up + 1024 * k + 512 + 64 * j);
+                }
+            }
             Block32GemmLanes.Transpose(pairs, 64, up + ScalesAt);
             Block32GemmLanes.Transpose(pairs + 32, 64, up + PairsAt);
             QuantMath.HalfToFloat(Vector512.Load(d)).Store((float*)(up + DAt));
@@ -129,19 +142,19 @@ internal static unsafe partial class KQuantLanes
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     static BlockQ4_K* Block(byte* w, long rb, int valid, int r, int b) => (BlockQ4_K*)(w + Math.Min(r, valid - 1) * rb) + b;
 
-    /// <summary>A Q4_K super-block's 256 nibbles in element order at u, and its fp16 d and dmin.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    static void UnpackNibbles(BlockQ4_K* x, byte* u, Vector256<byte> mask, uint* d, uint* dmin)
+    /// <summary>Where the tile's 16 rows of `bytes` packed quant bytes at `offset` in each row are: in place
+    /// (row r at q + r * stride) for a whole tile, else copied to tmp with the last valid row repeated.</summary>
+    static byte* Packed(byte* w, long rb, int valid, int offset, int bytes, byte* tmp, out int stride)
     {
-        for (int k = 0; k < 4; k++)
+        if (valid == R && rb <= int.MaxValue)
         {
-            // 32 bytes hold group 2k in the low nibbles and group 2k + 1 in the high ones.
-            var q = Vector256.Load(x->Qs + 32 * k);
-            (q & mask).Store(u + 64 * k);
-            (Vector256.ShiftRightLogical(q.AsUInt16(), 4).AsByte() & mask).Store(u + 64 * k + 32);
+            stride = (int)rb;
+            return w + offset;
         }
-        *d = x->D;
-        *dmin = x->Dmin;
+        for (int r = 0; r < R; r++)
+            new ReadOnlySpan<byte>(w + Math.Min(r, valid - 1) * rb + offset, bytes).CopyTo(new Span<byte>(tmp + bytes * r, bytes));
+        stride = bytes;
+        return tmp;
     }
 
     /// <summary>The row tile's Q6_K super-blocks (rows from `valid` on repeat the last row): 6-bit
@@ -149,27 +162,13 @@ internal static unsafe partial class KQuantLanes
     static void UnpackTileQ6_K(byte* w, long rb, int valid, int nb, byte* up, byte* tmp)
     {
         uint* d = stackalloc uint[R];
-        var mask = Vector256.Create((byte)0x0F);
-        var hi = Vector256.Create((byte)0x30);
         byte* pairs = tmp + R * QK, offs = pairs + R * 64; // per row: 16 scale pairs (64 bytes), 8 offset pairs (32)
+        byte* packed = pairs + R * 96; // three transposed 32-byte columns of packed quants
         for (int b = 0; b < nb; b++, up += Stride)
         {
             for (int r = 0; r < R; r++)
             {
                 var x = (BlockQ6_K*)(w + Math.Min(r, valid - 1) * rb) + b;
-                byte* u = tmp + QK * r;
-                for (int h = 0; h < 2; h++, u += 128)
-                {
-                    // Quarter q of a half: ql's low (q = 0, 1) or high (2, 3) nibbles of bytes 32 (q & 1) on,
-                    // and bits 2q, 2q + 1 of qh as bits 4 and 5.
-                    var l0 = Vector256.Load(x->Ql + 64 * h);
-                    var l1 = Vector256.Load(x->Ql + 64 * h + 32);
-                    var qh = Vector256.Load(x->Qh + 32 * h).AsUInt16();
-                    ((l0 & mask) | (Vector256.ShiftLeft(qh, 4).AsByte() & hi)).Store(u);
-                    ((l1 & mask) | (Vector256.ShiftLeft(qh, 2).AsByte() & hi)).Store(u + 32);
-                    ((Vector256.ShiftRightLogical(l0.AsUInt16(), 4).AsByte() & mask) | (qh.AsByte() & hi)).Store(u + 64);
-                    ((Vector256.ShiftRightLogical(l1.AsUInt16(), 4).AsByte() & mask) | (Vector256.ShiftRightLogical(qh, 2).AsByte() & hi)).Store(u + 96);
-                }
                 // The 16 int8 scales: sign-extended to int16 they are the 8 offset pairs (sc_2p, sc_2p + 1);
                 // to int32, each becomes its group's pair (sc, sc).
                 var sc = Vector128.Load(x->Scales);
@@ -178,11 +177,35 @@ internal static unsafe partial class KQuantLanes
                 ((sc32 & Vector512.Create(0xFFFF)) | (sc32 << 16)).Store((int*)(pairs + 64 * r));
                 d[r] = x->D;
             }
-            for (int s = 0; s < 8; s++) Block32GemmLanes.Transpose(tmp + 32 * s, QK, up + 512 * s);
+            byte* q = Packed(w, rb, valid, b * sizeof(BlockQ6_K), 192, tmp, out int stride);
+            for (int h = 0; h < 2; h++) Unpack6(q + 64 * h, q + 128 + 32 * h, stride, packed, up + 2048 * h);
             Block32GemmLanes.Transpose(pairs, 64, up + ScalesAt);
             Block32GemmLanes.Transpose(pairs + 32, 64, up + ScalesAt + 512);
             Block32GemmLanes.Transpose(offs, 32, up + PairsAt);
             QuantMath.HalfToFloat(Vector512.Load(d)).Store((float*)(up + DAt));
+        }
+    }
+
+    /// <summary>Half h of the tile's Q6_K super-block: its ql bytes 64 h .. + 63 and qh bytes 32 h .. + 31 of
+    /// each row transposed as they are, then combined into the 6-bit values of columns 4 h .. 4 h + 3 (dst).
+    /// Column 4 h + k takes ql's low (k = 0, 1) or high (2, 3) nibbles of bytes 32 (k &amp; 1) on, and bits
+    /// 2k, 2k + 1 of qh as bits 4 and 5.</summary>
+    static void Unpack6(byte* ql, byte* qh, int stride, byte* packed, byte* dst)
+    {
+        Block32GemmLanes.Transpose(ql, stride, packed);
+        Block32GemmLanes.Transpose(ql + 32, stride, packed + 512);
+        Block32GemmLanes.Transpose(qh, stride, packed + 1024);
+        var mask = Vector512.Create((byte)0x0F);
+        var hi = Vector512.Create((byte)0x30);
+        for (int j = 0; j < 8; j++, packed += 64, dst += 64)
+        {
+            var l0 = Vector512.Load(packed);
+            var l1 = Vector512.Load(packed + 512);
+            var h = Vector512.Load(packed + 1024).AsUInt16();
+            ((l0 & mask) | (Vector512.ShiftLeft(h, 4).AsByte() & hi)).Store(dst);
+            ((l1 & mask) | (Vector512.ShiftLeft(h, 2).AsByte() & hi)).Store(dst + 512);
+            ((Vector512.ShiftRightLogical(l0.AsUInt16(), 4).AsByte() & mask) | (h.AsByte() & hi)).Store(dst + 1024);
+            ((Vector512.ShiftRightLogical(l1.AsUInt16(), 4).AsByte() & mask) | (Vector512.ShiftRightLogical(h, 2).AsByte() & hi)).Store(dst + 1536);
         }
     }
 
