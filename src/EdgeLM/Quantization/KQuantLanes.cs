@@ -2,10 +2,12 @@
 // bits with AVX-512 BW, sixteen weight rows to a register: the rows-in-lanes tile of Block32GemmLanes
 // (read its header first) applied to the 256-element super-blocks of the K-quants.
 //
-// Per row tile every super-block of the sixteen rows is unpacked once into unsigned bytes u in element
-// order (Q4_K: the nibble q, weight d * sc * q - dmin * m; Q6_K: the 6-bit q = ql | qh << 4, weight
-// d * sc * (q - 32)) and transposed per 32-element column (Block32GemmLanes.Transpose), so that chunk j
-// of column s is one register whose lane r holds row r's elements 32 s + 4 j .. + 3. Beside the quants
+// Per row tile every super-block of the sixteen rows is unpacked once into unsigned bytes u (Q4_K: the
+// nibble q, weight d * sc * q - dmin * m; Q6_K: the 6-bit q = ql | qh << 4, weight d * sc * (q - 32)),
+// laid out so that chunk j of 32-element column s is one register whose lane r holds row r's elements
+// 32 s + 4 j .. + 3. The packed bytes are transposed as they are (Block32GemmLanes.Transpose, straight
+// from the weights for a whole tile: a dword of packed quants holds the same four positions of two or
+// four columns), then split into columns with whole-register masks and shifts. Beside the quants
 // the tile keeps, per super-block, the rows' group scales as int16 pairs (sc | sc << 16 in lane r) and
 // the pairs that multiply the activation's bsums: Q4_K's mins (m_g | m_g << 16, against bsum_2g and
 // bsum_2g+1, which the sub-block's 32 elements cover), Q6_K's scales (sc_2p | sc_2p+1 << 16, against
