@@ -14,8 +14,9 @@ internal static unsafe partial class KQuantLanes
     static void TileQ4_K(byte* up, int nb, in Acts acts, float* y, int ys, int rows, int na)
     {
         byte* a0 = acts.A0, a1 = acts.A1, a2 = acts.A2, a3 = acts.A3;
+        byte* p0 = acts.P0, p1 = acts.P1, p2 = acts.P2, p3 = acts.P3;
         Vector512<float> f0 = default, f1 = default, f2 = default, f3 = default;
-        for (int b = 0; b < nb; b++, up += Stride, a0 += YB, a1 += YB, a2 += YB, a3 += YB)
+        for (int b = 0; b < nb; b++, up += Stride, a0 += YB, a1 += YB, a2 += YB, a3 += YB, p0 += 16, p1 += 16, p2 += 16, p3 += 16)
         {
             Vector512<int> i0 = default, i1 = default, i2 = default, i3 = default; // sum_g sc_g * sum(q y)
             Vector512<int> m0 = default, m1 = default, m2 = default, m3 = default; // -sum_g m_g * bsum'_g
@@ -28,13 +29,15 @@ internal static unsafe partial class KQuantLanes
                 var sc = Vector512.Load((short*)(up + ScalesAt + 64 * g));
                 i0 += Avx512BW.MultiplyAddAdjacent(s0, sc); i1 += Avx512BW.MultiplyAddAdjacent(s1, sc);
                 i2 += Avx512BW.MultiplyAddAdjacent(s2, sc); i3 += Avx512BW.MultiplyAddAdjacent(s3, sc);
-                // The group's 32 elements are bsums 2g and 2g + 1: one dword, against (m_g, m_g).
-                var m = Vector512.Load((short*)(up + PairsAt + 64 * g));
-                int ob = YBsums + 4 * g;
-                m0 -= Avx512BW.MultiplyAddAdjacent(m, Vector512.Create(*(int*)(a0 + ob)).AsInt16());
-                m1 -= Avx512BW.MultiplyAddAdjacent(m, Vector512.Create(*(int*)(a1 + ob)).AsInt16());
-                m2 -= Avx512BW.MultiplyAddAdjacent(m, Vector512.Create(*(int*)(a2 + ob)).AsInt16());
-                m3 -= Avx512BW.MultiplyAddAdjacent(m, Vector512.Create(*(int*)(a3 + ob)).AsInt16());
+            }
+            for (int p = 0; p < 4; p++)
+            {
+                // Rows' (m_2p, m_2p + 1) against the activation's sums over groups 2p, 2p + 1.
+                var m = Vector512.Load((short*)(up + PairsAt + 64 * p));
+                m0 -= Avx512BW.MultiplyAddAdjacent(m, Vector512.Create(*(int*)(p0 + 4 * p)).AsInt16());
+                m1 -= Avx512BW.MultiplyAddAdjacent(m, Vector512.Create(*(int*)(p1 + 4 * p)).AsInt16());
+                m2 -= Avx512BW.MultiplyAddAdjacent(m, Vector512.Create(*(int*)(p2 + 4 * p)).AsInt16());
+                m3 -= Avx512BW.MultiplyAddAdjacent(m, Vector512.Create(*(int*)(p3 + 4 * p)).AsInt16());
             }
             var dw = Vector512.Load((float*)(up + DAt));
             var dm = Vector512.Load((float*)(up + DminAt));

@@ -9,9 +9,10 @@
 // from the weights for a whole tile: a dword of packed quants holds the same four positions of two or
 // four columns), then split into columns with whole-register masks and shifts. Beside the quants
 // the tile keeps, per super-block, the rows' group scales as int16 pairs (sc | sc << 16 in lane r) and
-// the pairs that multiply the activation's bsums: Q4_K's mins (m_g | m_g << 16, against bsum_2g and
-// bsum_2g+1, which the sub-block's 32 elements cover), Q6_K's scales (sc_2p | sc_2p+1 << 16, against
-// bsum_2p, bsum_2p+1: one broadcast dword of the Q8_K block).
+// the pairs that multiply the activation's sums: Q4_K's mins (m_2p | m_2p+1 << 16, against the
+// activation's sums over groups 2p and 2p+1, bsum_4p + bsum_4p+1 and bsum_4p+2 + bsum_4p+3, prepared once
+// per product), Q6_K's scales (sc_2p | sc_2p+1 << 16, against bsum_2p, bsum_2p+1: one broadcast dword of
+// the Q8_K block).
 //
 // Q4_K: a 32-element group's eight vpmaddubsw are summed as int16 (|sum| <= 8 * 2 * 15 * 128 < 32768),
 // then one vpmaddwd by the scale pairs gives sc_g * sum(q y) per row as int32. Q6_K: u < 64 allows two
@@ -40,6 +41,7 @@ internal static unsafe partial class KQuantLanes
     const int Quants = 8 * 512; // transposed bytes of one super-block: 8 columns x 8 chunks x 16 rows x 4 bytes
     // Per super-block of a row tile: the quants, then 16 vectors of scale pairs (Q4_K uses 8), 8 vectors of
     // bsum multiplier pairs, and 16 floats each of d and dmin.
+    const int TmpBytes = R * QK + R * 96 + 3 * 512; // unpacking scratch: packed rows, scale pairs, transposed columns
     const int ScalesAt = Quants, PairsAt = ScalesAt + 16 * 64, DAt = PairsAt + 8 * 64, DminAt = DAt + 64, Stride = DminAt + 64;
 
     /// <summary>Below this many activations the tile's unpacking costs more than it saves.</summary>
@@ -68,12 +70,14 @@ internal static unsafe partial class KQuantLanes
     static void Rows(byte* w, long rb, int rows, byte* a, long ab, int na, float* y, int ys, int n, bool q6)
     {
         int nb = n / QK;
-        long need = (long)nb * Stride + R * QK + R * 96 + 3 * 512 + 64;
+        long need = (long)nb * Stride + TmpBytes + 16L * na * nb + 64;
         var buf = t_scratch is { } s && s.Length >= need ? s : (t_scratch = GC.AllocateUninitializedArray<byte>(checked((int)need), pinned: true));
         fixed (byte* pb = buf)
         {
             byte* up = (byte*)(((nint)pb + 63) & ~(nint)63); // 64-byte aligned: the tile loads whole vectors
             byte* tmp = up + (long)nb * Stride;
+            byte* sums = tmp + TmpBytes; // Q4_K: per activation and super-block, its 8 group sums as int16
+            if (!q6) PrepareGroupSums(a, ab, na, nb, sums);
             for (int r = 0; r < rows; r += R)
             {
                 int valid = Math.Min(R, rows - r);
@@ -83,7 +87,8 @@ internal static unsafe partial class KQuantLanes
                 {
                     // Missing activations repeat the last one; their outputs are not stored.
                     int t1 = Math.Min(t + 1, na - 1), t2 = Math.Min(t + 2, na - 1), t3 = Math.Min(t + 3, na - 1);
-                    var acts = new Acts(a + t * ab, a + t1 * ab, a + t2 * ab, a + t3 * ab);
+                    var acts = new Acts(a + t * ab, a + t1 * ab, a + t2 * ab, a + t3 * ab,
+                        sums + 16L * t * nb, sums + 16L * t1 * nb, sums + 16L * t2 * nb, sums + 16L * t3 * nb);
                     float* yt = y + (long)t * ys + r;
                     int cnt = Math.Min(C, na - t);
                     if (q6) TileQ6_K(up, nb, acts, yt, ys, valid, cnt);
@@ -99,7 +104,7 @@ internal static unsafe partial class KQuantLanes
     {
         uint* d = stackalloc uint[R];
         uint* dmin = stackalloc uint[R];
-        byte* pairs = tmp + R * QK; // row r's 8 scale pairs and 8 min pairs at 64 r, transposed to ScalesAt, PairsAt
+        byte* pairs = tmp + R * QK; // row r's scale pairs and min pairs at 64 r, transposed to ScalesAt, PairsAt
         byte* packed = pairs + R * 96; // one transposed 32-byte column of packed quants
         var mask = Vector512.Create((byte)0x0F);
         for (int b = 0; b < nb; b++, up += Stride)
@@ -113,11 +118,8 @@ internal static unsafe partial class KQuantLanes
                 var hdr = Vector512.Create(Vector256.Create(Vector128.Load((byte*)x0), Vector128.Load((byte*)x1)),
                     Vector256.Create(Vector128.Load((byte*)x2), Vector128.Load((byte*)x3))).AsUInt32();
                 var sm = KQuantRows.UnpackScalesMins(hdr).AsByte();
-                var dup = Vector512.Create(0x10001);
-                (Avx512F.ConvertToVector512Int32(sm.GetLower().GetLower()) * dup).Store((int*)(pairs + 64 * r0));
-                (Avx512F.ConvertToVector512Int32(sm.GetLower().GetUpper()) * dup).Store((int*)(pairs + 64 * r0 + 64));
-                (Avx512F.ConvertToVector512Int32(sm.GetUpper().GetLower()) * dup).Store((int*)(pairs + 64 * r0 + 128));
-                (Avx512F.ConvertToVector512Int32(sm.GetUpper().GetUpper()) * dup).Store((int*)(pairs + 64 * r0 + 192));
+                ScaleMinPairs(sm.GetLower().GetLower(), pairs + 64 * r0); ScaleMinPairs(sm.GetLower().GetUpper(), pairs + 64 * r0 + 64);
+                ScaleMinPairs(sm.GetUpper().GetLower(), pairs + 64 * r0 + 128); ScaleMinPairs(sm.GetUpper().GetUpper(), pairs + 64 * r0 + 192);
                 d[r0] = x0->D; d[r0 + 1] = x1->D; d[r0 + 2] = x2->D; d[r0 + 3] = x3->D;
                 dmin[r0] = x0->Dmin; dmin[r0 + 1] = x1->Dmin; dmin[r0 + 2] = x2->Dmin; dmin[r0 + 3] = x3->Dmin;
             }
@@ -138,6 +140,15 @@ internal static unsafe partial class KQuantLanes
             QuantMath.HalfToFloat(Vector512.Load(d)).Store((float*)(up + DAt));
             QuantMath.HalfToFloat(Vector512.Load(dmin)).Store((float*)(up + DminAt));
         }
+    }
+
+    /// <summary>One row's [8 scales, 8 mins] bytes as its 64-byte record: dwords 0..7 the scale pairs
+    /// (sc_g, sc_g), dwords 8..11 the min pairs (m_2p, m_2p + 1) (12..15 unused).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    static void ScaleMinPairs(Vector128<byte> sm, byte* record)
+    {
+        (Avx512F.ConvertToVector512Int32(sm) * Vector512.Create(0x10001)).Store((int*)record);
+        Avx2.ConvertToVector256Int16(sm).GetUpper().Store((short*)(record + 32));
     }
 
     /// <summary>Super-block b of tile row r (the last valid row past `valid`).</summary>
@@ -211,9 +222,25 @@ internal static unsafe partial class KQuantLanes
         }
     }
 
-    /// <summary>A tile's four activation rows.</summary>
-    readonly struct Acts(byte* a0, byte* a1, byte* a2, byte* a3)
+    /// <summary>Per activation and super-block, bsums 2g + 2g + 1 (the activation's sum over Q4_K group
+    /// g, |sum| &lt;= 32 * 128) for g = 0..7 as int16: dword p is the pair of groups 2p, 2p + 1.</summary>
+    static void PrepareGroupSums(byte* a, long ab, int na, int nb, byte* sums)
+    {
+        for (int t = 0; t < na; t++)
+        {
+            var y = (BlockQ8_K*)(a + t * ab);
+            for (int b = 0; b < nb; b++, sums += 16)
+            {
+                var g = Avx2.MultiplyAddAdjacent(Vector256.Load(y[b].Bsums), Vector256<short>.One);
+                Sse2.PackSignedSaturate(g.GetLower(), g.GetUpper()).Store((short*)sums);
+            }
+        }
+    }
+
+    /// <summary>A tile's four activation rows and their group sums (Q4_K).</summary>
+    readonly struct Acts(byte* a0, byte* a1, byte* a2, byte* a3, byte* p0, byte* p1, byte* p2, byte* p3)
     {
         public readonly byte* A0 = a0, A1 = a1, A2 = a2, A3 = a3;
+        public readonly byte* P0 = p0, P1 = p1, P2 = p2, P3 = p3;
     }
 }
