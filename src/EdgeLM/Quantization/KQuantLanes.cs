@@ -40,16 +40,16 @@ internal static unsafe partial class KQuantLanes
     const int YQs = 4, YBsums = 260; // offsets of the quants and the 16-element sums in a Q8_K block
     const int Quants = 8 * 512; // transposed bytes of one super-block: 8 columns x 8 chunks x 16 rows x 4 bytes
     // Per super-block of a row tile: the quants, then 16 vectors of scale pairs (Q4_K uses 8), 8 vectors of
-    // bsum multiplier pairs, and 16 floats each of d and dmin.
+    // pairs against the activation's sums (Q4_K uses 4), and 16 floats each of d and dmin (Q6_K: d only).
     const int TmpBytes = R * QK + R * 96 + 3 * 512; // unpacking scratch: packed rows, scale pairs, transposed columns
     const int ScalesAt = Quants, PairsAt = ScalesAt + 16 * 64, DAt = PairsAt + 8 * 64, DminAt = DAt + 64, Stride = DminAt + 64;
 
     /// <summary>Below this many activations the tile's unpacking costs more than it saves.</summary>
     internal const int MinActivations = 4;
 
-    // Per thread, grown once and reused: the row tile's unpacked super-blocks (nb x Stride) and the
-    // unpacking scratch (16 rows x up to 192 bytes of packed quants for a partial tile, 16 x 96 bytes of
-    // scale pairs, three transposed columns of packed quants).
+    // Per thread, grown once and reused: the row tile's unpacked super-blocks (nb x Stride), the unpacking
+    // scratch (TmpBytes: 16 rows of up to 192 packed quant bytes for a partial tile, 16 x 96 bytes of scale
+    // pairs, three transposed columns of packed quants) and Q4_K's prepared group sums (na x nb x 16 bytes).
     [ThreadStatic] static byte[]? t_scratch;
 
     public static bool Supported => Avx512BW.IsSupported;
