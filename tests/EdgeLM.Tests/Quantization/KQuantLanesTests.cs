@@ -34,7 +34,7 @@ public unsafe class KQuantLanesTests
     public void Outputs_equal_the_reference_order_across_tiles(GgmlType type, bool raw)
     {
         if (!Avx512BW.IsSupported) return; // the kernel needs it; other CPUs take other kernels (KQuantKernelTests)
-        foreach (int n in new[] { 256, 768 })
+        foreach (int n in new[] { 256, 768, 2048 })
         {
             var (wq, xq, rb, ab) = raw ? MakeRaw(type, n, seed: n) : MakeQuantized(type, n, seed: n);
             foreach (int T in new[] { 4, 5, 7, 8, Acts })
