@@ -1,7 +1,7 @@
 // The prompt-processing matrix multiply as the engine runs it, one thread: y (T, rows) = x (T, cols) · Wᵀ
 // from float activations, i.e. quantize x to the vec_dot type, then QuantKernels.MatMulRows over the
-// whole matrix (the blocked kernel), beside the previous path (VecDotRowsMulti over 16-row blocks and a
-// scatter into y, as MatMul ran it) and beside llama.cpp's ggml_mul_mat on the same bytes (its time
+// whole matrix (the blocked kernel), beside the previous path (KQuantGemm for Q4_K / Q6_K, else
+// VecDotRowsMulti over 16-row blocks and a scatter into y, as MatMul once ran it) and beside llama.cpp's ggml_mul_mat on the same bytes (its time
 // also includes quantizing x). Engines alternate within each run; medians are printed. "x old" and
 // "x ggml" are speed ratios: the blocked path's GF/s over the other's (above 1: the blocked path is faster).
 using EdgeLM.Quantization;
@@ -42,9 +42,17 @@ internal static unsafe class GemmBench
                 Quantize(vt, x, xq, T, cols, ab);
                 QuantKernels.MatMulRows(type, w, rb, 0, rows, xq, ab, T, yGemm, rows, cols);
             };
+            var prev = Previous(type);
             Action fOld = () =>
             {
                 Quantize(vt, x, xq, T, cols, ab);
+                if (prev != null)
+                {
+                    fixed (byte* pa = xq)
+                    fixed (float* py = yOld)
+                        prev(w, rb, rows, pa, ab, T, py, rows, cols);
+                    return;
+                }
                 for (int r0 = 0; r0 < rows; r0 += Block)
                 {
                     int n = Math.Min(Block, rows - r0);
@@ -61,13 +69,11 @@ internal static unsafe class GemmBench
                 old.Add(Bench.Time(fOld, reps));
                 if (mm != null) peer.Add(Bench.Time(fGgml, reps));
             }
-            // The F16 / BF16 blocked kernel sums in another order than their dots (one accumulator per output),
-            // as does the 32-element types' rows-in-lanes tile (one FMA per block): they must agree to float
-            // reassociation; the K-quant kernels bit for bit.
+            // The blocked kernels sum in other orders than the old paths (F16 / BF16: one accumulator per
+            // output; the rows-in-lanes tiles: one FMA per block): they must agree to float reassociation.
             double oldDiff = Bench.MaxRelDiff(yGemm, yOld, true);
-            for (int i = 0; i < yGemm.Length; i++)
-                if (type is GgmlType.F16 or GgmlType.BF16 or GgmlType.Q4_0 or GgmlType.Q5_0 or GgmlType.Q8_0 ? oldDiff > 1e-5 : BitConverter.SingleToInt32Bits(yGemm[i]) != BitConverter.SingleToInt32Bits(yOld[i]))
-                    throw new InvalidOperationException($"{type} {rows}x{cols}: gemm and old differ at {i}: {yGemm[i]:R} vs {yOld[i]:R} (max rel {oldDiff:E2})");
+            if (oldDiff > 1e-5)
+                throw new InvalidOperationException($"{type} {rows}x{cols}: gemm and old differ by {oldDiff:E2} (relative)");
             double el = (double)rows * cols * T;
             double g = Bench.Median(gemm), o = Bench.Median(old), p = mm != null ? Bench.Median(peer) : double.NaN;
             double diff = mm != null ? Bench.MaxRelDiff(yGemm, mm.Output(yGemm.Length).ToArray(), true) : double.NaN;
@@ -79,6 +85,16 @@ internal static unsafe class GemmBench
             System.Runtime.InteropServices.NativeMemory.AlignedFree(w);
         }
     }
+
+    /// <summary>The blocked kernel the K-quants' rows-in-lanes tile replaced (KQuantGemm, still the path
+    /// below four activations); null for the other types ("old" is then VecDotRowsMulti).</summary>
+    static delegate*<byte*, long, int, byte*, long, int, float*, int, int, void> Previous(GgmlType type) =>
+        type switch
+        {
+            GgmlType.Q4_K when KQuantLanes.Supported => &KQuantGemm.RowsQ4_K,
+            GgmlType.Q6_K when KQuantLanes.Supported => &KQuantGemm.RowsQ6_K,
+            _ => null,
+        };
 
     static void Quantize(GgmlType vt, float[] x, byte[] xq, int T, int cols, int ab)
     {

@@ -62,7 +62,7 @@ internal static unsafe class QuantDots
         };
 
     /// <summary>A blocked kernel for a whole row range against a micro-batch (see Block32GemmLanes.Rows,
-    /// Block32Gemm256.Rows, KQuantGemm), else the tiled one (ResolveMulti), else null. Same signature;
+    /// KQuantLanes, Block32Gemm256.Rows, KQuantGemm), else the tiled one (ResolveMulti), else null. Same signature;
     /// outputs bit-identical to ResolveGemmDot's function (F16's and BF16's within float reassociation).</summary>
     public static delegate*<byte*, long, int, byte*, long, int, float*, int, int, void> ResolveGemm(GgmlType type, SimdLevel level) =>
         (level, type) switch
@@ -71,6 +71,9 @@ internal static unsafe class QuantDots
             (SimdLevel.Vector512, GgmlType.Q8_0) when Block32GemmLanes.Supported => &Block32GemmLanes.Rows<Q8_0Lanes, SignedPair<Q8_0Block>>,
             (SimdLevel.Vector512, GgmlType.Q5_0) when Block32GemmLanes.Supported => &Block32GemmLanes.Rows<Q5_0Lanes, SignedPair<Q5_0Block>>,
             (SimdLevel.Vector512, GgmlType.Q4_0) when Block32GemmLanes.Supported => &Block32GemmLanes.Rows<Q4_0Lanes, Q4_0Pair>,
+            // The same tile for the K-quants' super-blocks (exact to KQuantLanes.ReferenceDot from MinActivations on).
+            (SimdLevel.Vector512, GgmlType.Q4_K) when KQuantLanes.Supported => &KQuantLanes.RowsQ4_K,
+            (SimdLevel.Vector512, GgmlType.Q6_K) when KQuantLanes.Supported => &KQuantLanes.RowsQ6_K,
             (SimdLevel.Vector512, GgmlType.Q4_K) => &KQuantGemm.RowsQ4_K,
             (SimdLevel.Vector512, GgmlType.Q6_K) => &KQuantGemm.RowsQ6_K,
             // Q8_0's two planes leave the 256-bit tile short of registers: 0.85x Block32Gemm256 (KernelBench --gemm 256).
@@ -85,23 +88,27 @@ internal static unsafe class QuantDots
         };
 
     /// <summary>The per-pair function every output of MatMulRows equals bit for bit at this level for a
-    /// micro-batch of numActivations rows: the rows-in-lanes tile's order (Block32GemmLanes.ReferenceDot,
-    /// at 512 and 256 bits) where that kernel runs, else the per-pair dot (Resolve). F16 and BF16 agree with it only within
-    /// float reassociation (F16Gemm).</summary>
+    /// micro-batch of numActivations rows: the rows-in-lanes tiles' order (Block32GemmLanes.ReferenceDot at
+    /// 512 and 256 bits, KQuantLanes.ReferenceDot) where those kernels run, else the per-pair dot (Resolve).
+    /// F16 and BF16 agree with it only within float reassociation (F16Gemm).</summary>
     internal static delegate*<byte*, byte*, int, float> ResolveGemmDot(GgmlType type, SimdLevel level, int numActivations) =>
-        (numActivations >= Block32GemmLanes.MinActivations ? (level, type) : default) switch
+        (level, type) switch
         {
-            (SimdLevel.Vector512, GgmlType.Q8_0) when Block32GemmLanes.Supported => &LanesQ8_0,
-            (SimdLevel.Vector512, GgmlType.Q5_0) when Block32GemmLanes.Supported => &LanesQ5_0,
-            (SimdLevel.Vector512, GgmlType.Q4_0) when Block32GemmLanes.Supported => &LanesQ4_0,
-            (SimdLevel.Vector256, GgmlType.Q5_0) when Block32GemmLanes.Supported256 => &LanesQ5_0,
-            (SimdLevel.Vector256, GgmlType.Q4_0) when Block32GemmLanes.Supported256 => &LanesQ4_0,
+            (SimdLevel.Vector512, GgmlType.Q8_0) when Block32GemmLanes.Supported && numActivations >= Block32GemmLanes.MinActivations => &LanesQ8_0,
+            (SimdLevel.Vector512, GgmlType.Q5_0) when Block32GemmLanes.Supported && numActivations >= Block32GemmLanes.MinActivations => &LanesQ5_0,
+            (SimdLevel.Vector512, GgmlType.Q4_0) when Block32GemmLanes.Supported && numActivations >= Block32GemmLanes.MinActivations => &LanesQ4_0,
+            (SimdLevel.Vector256, GgmlType.Q5_0) when Block32GemmLanes.Supported256 && numActivations >= Block32GemmLanes.MinActivations => &LanesQ5_0,
+            (SimdLevel.Vector256, GgmlType.Q4_0) when Block32GemmLanes.Supported256 && numActivations >= Block32GemmLanes.MinActivations => &LanesQ4_0,
+            (SimdLevel.Vector512, GgmlType.Q4_K) when KQuantLanes.Supported && numActivations >= KQuantLanes.MinActivations => &LanesQ4_K,
+            (SimdLevel.Vector512, GgmlType.Q6_K) when KQuantLanes.Supported && numActivations >= KQuantLanes.MinActivations => &LanesQ6_K,
             _ => Resolve(type, level),
         };
 
     static float LanesQ8_0(byte* w, byte* a, int n) => Block32GemmLanes.ReferenceDot(GgmlType.Q8_0, w, a, n);
     static float LanesQ5_0(byte* w, byte* a, int n) => Block32GemmLanes.ReferenceDot(GgmlType.Q5_0, w, a, n);
     static float LanesQ4_0(byte* w, byte* a, int n) => Block32GemmLanes.ReferenceDot(GgmlType.Q4_0, w, a, n);
+    static float LanesQ4_K(byte* w, byte* a, int n) => KQuantLanes.ReferenceDot(GgmlType.Q4_K, w, a, n);
+    static float LanesQ6_K(byte* w, byte* a, int n) => KQuantLanes.ReferenceDot(GgmlType.Q6_K, w, a, n);
 
     static float DotF32(byte* w, byte* a, int n) =>
         TensorPrimitives.Dot(new ReadOnlySpan<float>(w, n), new ReadOnlySpan<float>(a, n));

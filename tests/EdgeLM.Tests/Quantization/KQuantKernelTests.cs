@@ -3,7 +3,9 @@
 // 6-bit scale/min bit pattern, super-scales at the fp16 extremes (±65504, the smallest subnormal,
 // zero), all-minimum and all-maximum quants, activations at ±127. The kernels keep exact integer sums
 // and the reference's float expression per (row, activation), so every output must equal the
-// reference bit for bit, at every SIMD level, for row ranges and activation counts around the tiles.
+// reference bit for bit, at every SIMD level, for row ranges and activation counts around the tiles;
+// where MatMulRows runs the rows-in-lanes tile (KQuantLanes) its outputs equal that tile's scalar order
+// instead (QuantDots.ResolveGemmDot), which KQuantLanesTests bounds against the reference.
 using EdgeLM.Quantization;
 using EdgeLM.Tensors;
 
@@ -49,9 +51,19 @@ public unsafe class KQuantKernelTests
                         {
                             var ym = new float[T * MaxRows];
                             fixed (byte* pw = wq) QuantKernels.MatMulRows(type, pw, rb, r0, r1, xq, ab, T, ym, MaxRows, n, level);
+                            // The rows-in-lanes tile (AVX-512 BW, from four activations on) keeps its own
+                            // order (KQuantLanes.ReferenceDot); the other kernels keep the scalar dot's.
+                            var gemmDot = QuantDots.ResolveGemmDot(type, level, T);
+                            bool own = level == SimdLevel.Vector512 && KQuantLanes.Supported && T >= KQuantLanes.MinActivations;
                             for (int t = 0; t < T; t++)
                                 for (int r = r0; r < r1; r++)
-                                    Same(reference[r, t], ym[t * MaxRows + r], $"{type} {level} n={n} T={T} [{r0},{r1}) row {r} act {t}");
+                                {
+                                    float expected;
+                                    fixed (byte* pw = wq)
+                                    fixed (byte* px = xq)
+                                        expected = own ? gemmDot(pw + r * rb, px + t * ab, n) : reference[r, t];
+                                    Same(expected, ym[t * MaxRows + r], $"{type} {level} n={n} T={T} [{r0},{r1}) row {r} act {t}");
+                                }
                         }
                 }
         }
