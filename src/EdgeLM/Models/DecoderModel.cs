@@ -20,6 +20,7 @@ public sealed class DecoderModel : IDisposable
 {
     readonly MatMul _matmul = new();
     readonly Attention _attention = new();
+    readonly RowJobs _rows = new();
 
     DecoderModel(IModelSource source, ArchitectureSpec arch, ModelConfig config, DecoderWeights weights)
     {
@@ -84,7 +85,7 @@ public sealed class DecoderModel : IDisposable
         {
             var L = w.Layers[l];
             // Attention: xb = rmsnorm(x) * attn_norm; q, k, v = xb Wqᵀ (+b), xb Wkᵀ (+b), xb Wvᵀ (+b)
-            RmsNormRows(s.Xb, s.X, L.AttnNorm, C, T, c.RmsEps);
+            RmsNormRows(s, s.Xb, s.X, L.AttnNorm, C, T, c.RmsEps);
             MatMul.QuantizeActivations(s, L.AttnQ, s.Xb, T);
             _matmul.Run(s, L.AttnQ, s.Q, T);
             lora?.Apply(l, LoraSlot.AttnQ, s.Xb, s.Q, T);
@@ -98,8 +99,8 @@ public sealed class DecoderModel : IDisposable
             AddBiasRows(s.K, L.AttnKBias, c.KvDim, T);
             AddBiasRows(s.V, L.AttnVBias, c.KvDim, T);
             // qwen3: q = rmsnorm(q per head) * q_norm; k likewise (before RoPE)
-            if (L.AttnQNorm is not null) RmsNormRows(s.Q, s.Q, L.AttnQNorm, c.HeadDim, T * c.HeadCount, c.RmsEps);
-            if (L.AttnKNorm is not null) RmsNormRows(s.K, s.K, L.AttnKNorm, c.HeadDim, T * c.HeadCountKv, c.RmsEps);
+            if (L.AttnQNorm is not null) RmsNormRows(s, s.Q, s.Q, L.AttnQNorm, c.HeadDim, T * c.HeadCount, c.RmsEps);
+            if (L.AttnKNorm is not null) RmsNormRows(s, s.K, s.K, L.AttnKNorm, c.HeadDim, T * c.HeadCountKv, c.RmsEps);
             ApplyRope(s, T);
             StoreKv(s, l, pos0, T);
             // o = softmax(q kᵀ / sqrt(D)) v over the cache; x += o Woᵀ
@@ -109,16 +110,16 @@ public sealed class DecoderModel : IDisposable
             TensorPrimitives.Add(s.X.AsSpan(0, T * C), s.Xb.AsSpan(0, T * C), s.X.AsSpan(0, T * C));
 
             // Feed-forward: xb = rmsnorm(x) * ffn_norm; x += (silu(xb Wgᵀ) ⊙ xb Wuᵀ) Wdᵀ
-            RmsNormRows(s.Xb, s.X, L.FfnNorm, C, T, c.RmsEps);
+            RmsNormRows(s, s.Xb, s.X, L.FfnNorm, C, T, c.RmsEps);
             MatMul.QuantizeActivations(s, L.FfnGate, s.Xb, T);
             _matmul.Run(s, L.FfnGate, s.Gate, T);
             lora?.Apply(l, LoraSlot.FfnGate, s.Xb, s.Gate, T);
             if (!SameActivationType(L.FfnGate, L.FfnUp)) MatMul.QuantizeActivations(s, L.FfnUp, s.Xb, T);
             _matmul.Run(s, L.FfnUp, s.Up, T);
             lora?.Apply(l, LoraSlot.FfnUp, s.Xb, s.Up, T);
-            int FF = c.FeedForwardLength;
-            Activations.SwiGlu(s.Gate.AsSpan(0, T * FF), s.Gate.AsSpan(0, T * FF), s.Up.AsSpan(0, T * FF));
-            _matmul.Run(s, L.FfnDown, s.Gate.AsSpan(0, T * FF), s.Xb, T);
+            // gate = silu(gate) ⊙ up, each row quantized for Wd as soon as it is made; then x Wdᵀ
+            _rows.SwiGluQuantize(s, L.FfnDown, T);
+            _matmul.Run(s, L.FfnDown, s.Xb, T);
             lora?.Apply(l, LoraSlot.FfnDown, s.Gate, s.Xb, T);
             TensorPrimitives.Add(s.X.AsSpan(0, T * C), s.Xb.AsSpan(0, T * C), s.X.AsSpan(0, T * C));
             observer?.AfterLayer(l, s.X.AsSpan(0, T * C), T);
@@ -133,7 +134,7 @@ public sealed class DecoderModel : IDisposable
         }
         else
         {
-            RmsNormRows(s.Xb, s.X, w.OutputNorm, C, T, c.RmsEps);
+            RmsNormRows(s, s.Xb, s.X, w.OutputNorm, C, T, c.RmsEps);
             _matmul.Run(s, w.Output, s.Xb.AsSpan(0, T * C), allLogits[..(T * c.VocabSize)], T);
             lora?.Apply(0, LoraSlot.Output, s.Xb, allLogits, T);
             allLogits.Slice((T - 1) * c.VocabSize, c.VocabSize).CopyTo(s.Logits);
@@ -154,11 +155,8 @@ public sealed class DecoderModel : IDisposable
     static bool SameActivationType(WeightMatrix a, WeightMatrix b) =>
         Quantization.QuantKernels.VecDotType(a.Type) == Quantization.QuantKernels.VecDotType(b.Type) && a.Cols == b.Cols;
 
-    static void RmsNormRows(float[] y, float[] x, float[] weight, int n, int rows, float eps)
-    {
-        for (int r = 0; r < rows; r++)
-            Norm.RmsNorm(y.AsSpan(r * n, n), x.AsSpan(r * n, n), weight, eps);
-    }
+    void RmsNormRows(DecoderState s, float[] y, float[] x, float[] weight, int n, int rows, float eps) =>
+        _rows.RmsNorm(s, y, x, weight, n, rows, eps);
 
     static void AddBiasRows(float[] y, float[]? bias, int n, int rows)
     {
@@ -195,4 +193,76 @@ public sealed class DecoderModel : IDisposable
     }
 
     public void Dispose() => Source.Dispose();
+}
+
+/// <summary>The element-wise work between the matrix products, split across the pool by rows for a prompt:
+/// each row by the same function as on one thread, so results are identical to the single-threaded loop.</summary>
+sealed unsafe class RowJobs : IParallelJob
+{
+    /// <summary>Below ~16K values per chunk, handing rows to another thread costs more than the work.</summary>
+    const int ValuesPerChunk = 16384;
+
+    enum Op { RmsNorm, SwiGluQuantize }
+
+    Op _op;
+    float* _y;
+    float* _x;
+    float* _w;
+    float _eps;
+    int _n;
+    Tensors.GgmlType _type;
+    byte* _q;
+    long _qStride;
+    int _qRowBytes;
+
+    /// <summary>y[r] = rmsnorm(x[r]) · weight for rows r of n values; y may be x.</summary>
+    public void RmsNorm(DecoderState s, float[] y, float[] x, float[] weight, int n, int rows, float eps)
+    {
+        fixed (float* py = y, px = x, pw = weight)
+        {
+            (_op, _n, _eps) = (Op.RmsNorm, n, eps);
+            _y = py; _x = px; _w = pw;
+            Dispatch(s, rows);
+        }
+    }
+
+    /// <summary>s.Gate[t] = silu(s.Gate[t]) ⊙ s.Up[t] for the T rows, each then quantized to the activation type of
+    /// <paramref name="down"/> into s.Quantized (as MatMul.QuantizeActivations lays it out), while still in cache.</summary>
+    public void SwiGluQuantize(DecoderState s, WeightMatrix down, int T)
+    {
+        var vt = Quantization.QuantKernels.VecDotType(down.Type);
+        fixed (float* gate = s.Gate, up = s.Up)
+        fixed (byte* q = s.Quantized)
+        {
+            (_op, _n, _type, _qStride) = (Op.SwiGluQuantize, s.Config.FeedForwardLength, vt, s.ActivationRowBytes);
+            _qRowBytes = (int)Tensors.GgmlTypes.RowBytes(vt, down.Cols);
+            _y = gate; _x = up; _q = q;
+            Dispatch(s, T);
+        }
+    }
+
+    void Dispatch(DecoderState s, int rows)
+    {
+        int grain = Math.Max(1, ValuesPerChunk / Math.Max(1, _n));
+        if (rows <= grain) Execute(0, rows);
+        else s.Pool.For(rows, grain, this);
+        _y = _x = _w = null;
+        _q = null;
+    }
+
+    public void Execute(int start, int end)
+    {
+        int n = _n;
+        for (int r = start; r < end; r++)
+        {
+            var y = new Span<float>(_y + (long)r * n, n);
+            if (_op == Op.RmsNorm)
+            {
+                Norm.RmsNorm(y, new ReadOnlySpan<float>(_x + (long)r * n, n), new ReadOnlySpan<float>(_w, n), _eps);
+                continue;
+            }
+            Activations.SwiGlu(y, y, new ReadOnlySpan<float>(_x + (long)r * n, n));
+            Quantization.QuantKernels.Quantize(_type, y, new Span<byte>(_q + r * _qStride, _qRowBytes));
+        }
+    }
 }
