@@ -40,6 +40,10 @@ public sealed unsafe class Attention : IParallelJob
     int _blockTokens;
     bool _blocked;
 
+    /// <summary>Prompts over F32 / F16 caches in token blocks (the default); false keeps the per-token kernels,
+    /// which decode uses, for comparison.</summary>
+    public bool PromptBlocks { get; init; } = true;
+
     /// <summary>out (T, Hq·D) = softmax(q kᵀ / sqrt(D)) v, for tokens at positions pos0 .. pos0+T-1.</summary>
     public void Run(DecoderState s, int layer, int pos0, int T)
     {
@@ -65,7 +69,7 @@ public sealed unsafe class Attention : IParallelJob
             // An item (token, KV head) costs ~4·G·n·D multiply-adds over n cached positions; keep chunks at ≥ ~32K.
             int group = c.HeadCount / c.HeadCountKv;
             _T = T;
-            _blocked = T > 1 && _keyType != GgmlType.Q8_0 && _valueType != GgmlType.Q8_0;
+            _blocked = PromptBlocks && T > 1 && _keyType != GgmlType.Q8_0 && _valueType != GgmlType.Q8_0;
             if (_blocked)
             {
                 _blockTokens = BlockTokens(group);
