@@ -21,6 +21,7 @@ public sealed class DecoderModel : IDisposable
     readonly MatMul _matmul = new();
     readonly Attention _attention = new();
     readonly RowJobs _rows = new();
+    readonly QkvRows _qkv = new();
 
     DecoderModel(IModelSource source, ArchitectureSpec arch, ModelConfig config, DecoderWeights weights)
     {
@@ -95,14 +96,8 @@ public sealed class DecoderModel : IDisposable
             if (!SameActivationType(L.AttnK, L.AttnV)) MatMul.QuantizeActivations(s, L.AttnV, s.Xb, T);
             _matmul.Run(s, L.AttnV, s.V, T);
             lora?.Apply(l, LoraSlot.AttnV, s.Xb, s.V, T);
-            AddBiasRows(s.Q, L.AttnQBias, c.QueryDim, T);
-            AddBiasRows(s.K, L.AttnKBias, c.KvDim, T);
-            AddBiasRows(s.V, L.AttnVBias, c.KvDim, T);
-            // qwen3: q = rmsnorm(q per head) * q_norm; k likewise (before RoPE)
-            if (L.AttnQNorm is not null) RmsNormRows(s, s.Q, s.Q, L.AttnQNorm, c.HeadDim, T * c.HeadCount, c.RmsEps);
-            if (L.AttnKNorm is not null) RmsNormRows(s, s.K, s.K, L.AttnKNorm, c.HeadDim, T * c.HeadCountKv, c.RmsEps);
-            ApplyRope(s, T);
-            StoreKv(s, l, pos0, T);
+            // per token: biases; qwen3's q = rmsnorm(q per head) * q_norm, k likewise; RoPE; k, v into the cache
+            _qkv.Run(s, L, l, pos0, T);
             // o = softmax(q kᵀ / sqrt(D)) v over the cache; x += o Woᵀ
             _attention.Run(s, l, pos0, T);
             _matmul.Run(s, L.AttnOutput, s.AttnOut.AsSpan(0, T * c.QueryDim), s.Xb, T);
@@ -158,38 +153,12 @@ public sealed class DecoderModel : IDisposable
     void RmsNormRows(DecoderState s, float[] y, float[] x, float[] weight, int n, int rows, float eps) =>
         _rows.RmsNorm(s, y, x, weight, n, rows, eps);
 
-    static void AddBiasRows(float[] y, float[]? bias, int n, int rows)
-    {
-        if (bias is null) return;
-        for (int r = 0; r < rows; r++)
-            TensorPrimitives.Add(y.AsSpan(r * n, n), bias, y.AsSpan(r * n, n));
-    }
-
     void PrepareRope(DecoderState s, int pos0, int T)
     {
         int half = Config.RopeDimensions / 2;
         for (int t = 0; t < T; t++)
             Rope.Angles(s.RopeCos.AsSpan(t * half, half), s.RopeSin.AsSpan(t * half, half), pos0 + t,
                 Config.RopeDimensions, Config.RopeFreqBase, Weights.RopeFreqs, Config.RopeFreqScale);
-    }
-
-    void ApplyRope(DecoderState s, int T)
-    {
-        var c = Config;
-        int half = c.RopeDimensions / 2;
-        for (int t = 0; t < T; t++)
-        {
-            var cos = s.RopeCos.AsSpan(t * half, half);
-            var sin = s.RopeSin.AsSpan(t * half, half);
-            Rope.Apply(s.Q.AsSpan(t * c.QueryDim, c.QueryDim), c.HeadCount, c.HeadDim, c.RopeDimensions, cos, sin, c.RopeNeox);
-            Rope.Apply(s.K.AsSpan(t * c.KvDim, c.KvDim), c.HeadCountKv, c.HeadDim, c.RopeDimensions, cos, sin, c.RopeNeox);
-        }
-    }
-
-    static void StoreKv(DecoderState s, int layer, int pos0, int T)
-    {
-        int kv = s.Config.KvDim;
-        s.Cache.Store(layer, pos0, T, s.K.AsSpan(0, T * kv), s.V.AsSpan(0, T * kv));
     }
 
     public void Dispose() => Source.Dispose();
@@ -264,5 +233,54 @@ sealed unsafe class RowJobs : IParallelJob
             Activations.SwiGlu(y, y, new ReadOnlySpan<float>(_x + (long)r * n, n));
             Quantization.QuantKernels.Quantize(_type, y, new Span<byte>(_q + r * _qStride, _qRowBytes));
         }
+    }
+}
+
+/// <summary>What happens to each token's q, k and v rows between their matrix products and attention (biases,
+/// per-head q/k norms, RoPE, the KV-cache store), one token at a time, tokens split across the pool for a
+/// prompt: the same per-row functions in the same order as on one thread.</summary>
+sealed class QkvRows : IParallelJob
+{
+    /// <summary>A token's rows cost ~C operations; below ~8 tokens a chunk is not worth handing over.</summary>
+    const int Grain = 8;
+
+    DecoderState? _s;
+    LayerWeights? _layer;
+    int _l;
+    int _pos0;
+
+    public void Run(DecoderState s, LayerWeights layer, int l, int pos0, int T)
+    {
+        (_s, _layer, _l, _pos0) = (s, layer, l, pos0);
+        if (T <= Grain) Execute(0, T);
+        else s.Pool.For(T, Grain, this);
+        (_s, _layer) = (null, null);
+    }
+
+    public void Execute(int start, int end)
+    {
+        var s = _s!;
+        var L = _layer!;
+        var c = s.Config;
+        int qd = c.QueryDim, kvd = c.KvDim, D = c.HeadDim, half = c.RopeDimensions / 2;
+        for (int t = start; t < end; t++)
+        {
+            var q = s.Q.AsSpan(t * qd, qd);
+            var k = s.K.AsSpan(t * kvd, kvd);
+            var v = s.V.AsSpan(t * kvd, kvd);
+            if (L.AttnQBias is { } qb) TensorPrimitives.Add(q, qb, q);
+            if (L.AttnKBias is { } kb) TensorPrimitives.Add(k, kb, k);
+            if (L.AttnVBias is { } vb) TensorPrimitives.Add(v, vb, v);
+            if (L.AttnQNorm is { } qn)
+                for (int h = 0; h < c.HeadCount; h++) Norm.RmsNorm(q.Slice(h * D, D), q.Slice(h * D, D), qn, c.RmsEps);
+            if (L.AttnKNorm is { } kn)
+                for (int h = 0; h < c.HeadCountKv; h++) Norm.RmsNorm(k.Slice(h * D, D), k.Slice(h * D, D), kn, c.RmsEps);
+            var cos = s.RopeCos.AsSpan(t * half, half);
+            var sin = s.RopeSin.AsSpan(t * half, half);
+            Rope.Apply(q, c.HeadCount, D, c.RopeDimensions, cos, sin, c.RopeNeox);
+            Rope.Apply(k, c.HeadCountKv, D, c.RopeDimensions, cos, sin, c.RopeNeox);
+        }
+        // Positions pos0+start .. pos0+end-1 of the cache: no other chunk writes them.
+        s.Cache.Store(_l, _pos0 + start, end - start, s.K.AsSpan(start * kvd, (end - start) * kvd), s.V.AsSpan(start * kvd, (end - start) * kvd));
     }
 }
