@@ -69,6 +69,11 @@ public static unsafe partial class AttentionKernels
                 ushort* src = (ushort*)keysT + d * keyStride + p0;
                 if (m == PositionTile && simd && Vector512.IsHardwareAccelerated)
                     QuantMath.HalfToFloat(Vector512.WidenLower(Vector256.Load(src).ToVector512Unsafe())).Store(dst);
+                else if (m == PositionTile && simd && Vector256.IsHardwareAccelerated)
+                {
+                    QuantMath.HalfToFloat(Vector256.WidenLower(Vector128.Load(src).ToVector256Unsafe())).Store(dst);
+                    QuantMath.HalfToFloat(Vector256.WidenLower(Vector128.Load(src + 8).ToVector256Unsafe())).Store(dst + 8);
+                }
                 else
                     for (int j = 0; j < m; j++) dst[j] = QuantMath.HalfToFloat(src[j]);
             }
