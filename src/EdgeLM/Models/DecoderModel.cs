@@ -2,6 +2,9 @@
 // in one forward pass, since those three differ only in optional tensors and the RoPE style.
 // Legend: T = tokens in the micro-batch, C = n_embd, Hq/Hkv = query/key-value heads, D = head size,
 // FF = feed-forward width, V = vocabulary.
+// Between the matrix products, the element-wise work of a prompt (norms, biases, RoPE, the cache
+// store, SwiGLU and the quantization of its result) is split across the pool by token rows (RowJobs,
+// QkvRows below), each row by the same function as on one thread, so the results do not depend on it.
 using System.Numerics.Tensors;
 using EdgeLM.Formats;
 using EdgeLM.Kernels;
