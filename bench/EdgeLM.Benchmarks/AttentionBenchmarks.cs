@@ -96,3 +96,68 @@ public unsafe class AttentionBenchmarks
         return _s!.AttnOut[0];
     }
 }
+
+// One question: what does a prompt micro-batch's attention cost (256 tokens after 256 cached, over an F16
+// cache as the engine keeps it by default) in token blocks against the per-token kernels, on one and two
+// threads? Same heads as above. Baseline: the per-token kernels (Attention with PromptBlocks = false).
+public unsafe class PrefillAttentionBenchmarks
+{
+    const int T = 256, Pos0 = 256;
+    readonly Attention _perToken = new() { PromptBlocks = false };
+    readonly Attention _blocks = new();
+    string _dir = "";
+    DecoderModel? _model;
+    WorkerPool? _pool;
+    DecoderState? _s;
+
+    [Params("qwen2.5-0.5b", "llama-3.2-1b")]
+    public string Heads { get; set; } = "";
+
+    [Params(1, 2)]
+    public int Threads { get; set; }
+
+    [GlobalSetup]
+    public void Setup()
+    {
+        var shape = Heads == "qwen2.5-0.5b"
+            ? new RandomModelShape("qwen2", Dim: 896, Layers: 1, Heads: 14, KvHeads: 2, HeadDim: 64, Ffn: 256, Vocab: 300, Context: 4096)
+            : new RandomModelShape("llama", Dim: 2048, Layers: 1, Heads: 32, KvHeads: 8, HeadDim: 64, Ffn: 256, Vocab: 300, Context: 4096);
+        _dir = Path.Combine(Path.GetTempPath(), "edgelm-prefill-attn-bench-" + Guid.NewGuid().ToString("N")[..8]);
+        Directory.CreateDirectory(_dir);
+        string path = Path.Combine(_dir, "m.gguf");
+        RandomModel.Write(path, shape);
+        _model = DecoderModel.Load(GgufModelSource.Open(path));
+        _pool = new WorkerPool(Threads);
+        var c = _model.Config;
+        _s = new DecoderState(c, _model.Weights, Pos0 + T, T, _pool);
+        var rng = new Random(1);
+        var k = new float[(Pos0 + T) * c.KvDim];
+        var v = new float[k.Length];
+        for (int i = 0; i < k.Length; i++) (k[i], v[i]) = (rng.NextSingle() * 2 - 1, rng.NextSingle() * 2 - 1);
+        _s.Cache.Store(0, 0, Pos0 + T, k, v);
+        for (int i = 0; i < T * c.QueryDim; i++) _s.Q[i] = rng.NextSingle() * 2 - 1;
+    }
+
+    [GlobalCleanup]
+    public void Cleanup()
+    {
+        _s?.Dispose();
+        _pool?.Dispose();
+        _model?.Dispose();
+        Directory.Delete(_dir, recursive: true);
+    }
+
+    [Benchmark(Baseline = true)]
+    public float PerToken()
+    {
+        _perToken.Run(_s!, 0, Pos0, T);
+        return _s!.AttnOut[0];
+    }
+
+    [Benchmark]
+    public float Blocks()
+    {
+        _blocks.Run(_s!, 0, Pos0, T);
+        return _s!.AttnOut[0];
+    }
+}

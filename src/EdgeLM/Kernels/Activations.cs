@@ -6,16 +6,29 @@ namespace EdgeLM.Kernels;
 public static class Activations
 {
     /// <summary>SwiGLU: y = silu(gate) * up, silu(x) = x / (1 + e^-x) as ggml_silu_f32.</summary>
-    /// y may alias gate or up: the work goes through a small stack buffer in chunks.
+    /// y may alias gate or up: the work goes through a small stack buffer in chunks. A chunk shorter than
+    /// a vector is zero-padded to one, since TensorPrimitives takes its scalar path (a different exp, an ulp
+    /// apart) below a vector's length: so each value's result is the same however the rows are chunked
+    /// (one call over (T, FF) or one per row, on any thread).
     public static void SwiGlu(Span<float> y, ReadOnlySpan<float> gate, ReadOnlySpan<float> up)
     {
-        Span<float> sig = stackalloc float[256];
-        for (int i = 0; i < y.Length; i += sig.Length)
+        const int Chunk = 256, Pad = 16;
+        Span<float> sig = stackalloc float[Chunk];
+        for (int i = 0; i < y.Length; i += Chunk)
         {
-            int n = Math.Min(sig.Length, y.Length - i);
+            int n = Math.Min(Chunk, y.Length - i);
             var g = gate.Slice(i, n);
             var s = sig[..n];
-            TensorPrimitives.Sigmoid(g, s);
+            if (n < Pad)
+            {
+                sig[..Pad].Clear();
+                g.CopyTo(sig);
+                TensorPrimitives.Sigmoid(sig[..Pad], sig[..Pad]);
+            }
+            else
+            {
+                TensorPrimitives.Sigmoid(g, s);
+            }
             TensorPrimitives.Multiply(s, g, s);
             TensorPrimitives.Multiply(s, up.Slice(i, n), y.Slice(i, n));
         }

@@ -2,6 +2,9 @@
 // in one forward pass, since those three differ only in optional tensors and the RoPE style.
 // Legend: T = tokens in the micro-batch, C = n_embd, Hq/Hkv = query/key-value heads, D = head size,
 // FF = feed-forward width, V = vocabulary.
+// Between the matrix products, the element-wise work of a prompt (norms, biases, RoPE, the cache
+// store, SwiGLU and the quantization of its result) is split across the pool by token rows (RowJobs,
+// QkvRows below), each row by the same function as on one thread, so the results do not depend on it.
 using System.Numerics.Tensors;
 using EdgeLM.Formats;
 using EdgeLM.Kernels;
@@ -20,6 +23,8 @@ public sealed class DecoderModel : IDisposable
 {
     readonly MatMul _matmul = new();
     readonly Attention _attention = new();
+    readonly RowJobs _rows = new();
+    readonly QkvRows _qkv = new();
 
     DecoderModel(IModelSource source, ArchitectureSpec arch, ModelConfig config, DecoderWeights weights)
     {
@@ -84,7 +89,7 @@ public sealed class DecoderModel : IDisposable
         {
             var L = w.Layers[l];
             // Attention: xb = rmsnorm(x) * attn_norm; q, k, v = xb Wqᵀ (+b), xb Wkᵀ (+b), xb Wvᵀ (+b)
-            RmsNormRows(s.Xb, s.X, L.AttnNorm, C, T, c.RmsEps);
+            RmsNormRows(s, s.Xb, s.X, L.AttnNorm, C, T, c.RmsEps);
             MatMul.QuantizeActivations(s, L.AttnQ, s.Xb, T);
             _matmul.Run(s, L.AttnQ, s.Q, T);
             lora?.Apply(l, LoraSlot.AttnQ, s.Xb, s.Q, T);
@@ -94,14 +99,8 @@ public sealed class DecoderModel : IDisposable
             if (!SameActivationType(L.AttnK, L.AttnV)) MatMul.QuantizeActivations(s, L.AttnV, s.Xb, T);
             _matmul.Run(s, L.AttnV, s.V, T);
             lora?.Apply(l, LoraSlot.AttnV, s.Xb, s.V, T);
-            AddBiasRows(s.Q, L.AttnQBias, c.QueryDim, T);
-            AddBiasRows(s.K, L.AttnKBias, c.KvDim, T);
-            AddBiasRows(s.V, L.AttnVBias, c.KvDim, T);
-            // qwen3: q = rmsnorm(q per head) * q_norm; k likewise (before RoPE)
-            if (L.AttnQNorm is not null) RmsNormRows(s.Q, s.Q, L.AttnQNorm, c.HeadDim, T * c.HeadCount, c.RmsEps);
-            if (L.AttnKNorm is not null) RmsNormRows(s.K, s.K, L.AttnKNorm, c.HeadDim, T * c.HeadCountKv, c.RmsEps);
-            ApplyRope(s, T);
-            StoreKv(s, l, pos0, T);
+            // per token: biases; qwen3's q = rmsnorm(q per head) * q_norm, k likewise; RoPE; k, v into the cache
+            _qkv.Run(s, L, l, pos0, T);
             // o = softmax(q kᵀ / sqrt(D)) v over the cache; x += o Woᵀ
             _attention.Run(s, l, pos0, T);
             _matmul.Run(s, L.AttnOutput, s.AttnOut.AsSpan(0, T * c.QueryDim), s.Xb, T);
@@ -109,16 +108,16 @@ public sealed class DecoderModel : IDisposable
             TensorPrimitives.Add(s.X.AsSpan(0, T * C), s.Xb.AsSpan(0, T * C), s.X.AsSpan(0, T * C));
 
             // Feed-forward: xb = rmsnorm(x) * ffn_norm; x += (silu(xb Wgᵀ) ⊙ xb Wuᵀ) Wdᵀ
-            RmsNormRows(s.Xb, s.X, L.FfnNorm, C, T, c.RmsEps);
+            RmsNormRows(s, s.Xb, s.X, L.FfnNorm, C, T, c.RmsEps);
             MatMul.QuantizeActivations(s, L.FfnGate, s.Xb, T);
             _matmul.Run(s, L.FfnGate, s.Gate, T);
             lora?.Apply(l, LoraSlot.FfnGate, s.Xb, s.Gate, T);
             if (!SameActivationType(L.FfnGate, L.FfnUp)) MatMul.QuantizeActivations(s, L.FfnUp, s.Xb, T);
             _matmul.Run(s, L.FfnUp, s.Up, T);
             lora?.Apply(l, LoraSlot.FfnUp, s.Xb, s.Up, T);
-            int FF = c.FeedForwardLength;
-            Activations.SwiGlu(s.Gate.AsSpan(0, T * FF), s.Gate.AsSpan(0, T * FF), s.Up.AsSpan(0, T * FF));
-            _matmul.Run(s, L.FfnDown, s.Gate.AsSpan(0, T * FF), s.Xb, T);
+            // gate = silu(gate) ⊙ up, each row quantized for Wd as soon as it is made; then x Wdᵀ
+            _rows.SwiGluQuantize(s, L.FfnDown, T);
+            _matmul.Run(s, L.FfnDown, s.Xb, T);
             lora?.Apply(l, LoraSlot.FfnDown, s.Gate, s.Xb, T);
             TensorPrimitives.Add(s.X.AsSpan(0, T * C), s.Xb.AsSpan(0, T * C), s.X.AsSpan(0, T * C));
             observer?.AfterLayer(l, s.X.AsSpan(0, T * C), T);
@@ -133,7 +132,7 @@ public sealed class DecoderModel : IDisposable
         }
         else
         {
-            RmsNormRows(s.Xb, s.X, w.OutputNorm, C, T, c.RmsEps);
+            RmsNormRows(s, s.Xb, s.X, w.OutputNorm, C, T, c.RmsEps);
             _matmul.Run(s, w.Output, s.Xb.AsSpan(0, T * C), allLogits[..(T * c.VocabSize)], T);
             lora?.Apply(0, LoraSlot.Output, s.Xb, allLogits, T);
             allLogits.Slice((T - 1) * c.VocabSize, c.VocabSize).CopyTo(s.Logits);
@@ -154,18 +153,8 @@ public sealed class DecoderModel : IDisposable
     static bool SameActivationType(WeightMatrix a, WeightMatrix b) =>
         Quantization.QuantKernels.VecDotType(a.Type) == Quantization.QuantKernels.VecDotType(b.Type) && a.Cols == b.Cols;
 
-    static void RmsNormRows(float[] y, float[] x, float[] weight, int n, int rows, float eps)
-    {
-        for (int r = 0; r < rows; r++)
-            Norm.RmsNorm(y.AsSpan(r * n, n), x.AsSpan(r * n, n), weight, eps);
-    }
-
-    static void AddBiasRows(float[] y, float[]? bias, int n, int rows)
-    {
-        if (bias is null) return;
-        for (int r = 0; r < rows; r++)
-            TensorPrimitives.Add(y.AsSpan(r * n, n), bias, y.AsSpan(r * n, n));
-    }
+    void RmsNormRows(DecoderState s, float[] y, float[] x, float[] weight, int n, int rows, float eps) =>
+        _rows.RmsNorm(s, y, x, weight, n, rows, eps);
 
     void PrepareRope(DecoderState s, int pos0, int T)
     {
@@ -175,24 +164,126 @@ public sealed class DecoderModel : IDisposable
                 Config.RopeDimensions, Config.RopeFreqBase, Weights.RopeFreqs, Config.RopeFreqScale);
     }
 
-    void ApplyRope(DecoderState s, int T)
+    public void Dispose() => Source.Dispose();
+}
+
+/// <summary>The element-wise work between the matrix products, split across the pool by rows for a prompt:
+/// each row by the same function as on one thread, so results are identical to the single-threaded loop.</summary>
+sealed unsafe class RowJobs : IParallelJob
+{
+    /// <summary>Below ~16K values per chunk, handing rows to another thread costs more than the work.</summary>
+    const int ValuesPerChunk = 16384;
+
+    enum Op { RmsNorm, SwiGluQuantize }
+
+    Op _op;
+    float* _y;
+    float* _x;
+    float* _w;
+    float _eps;
+    int _n;
+    Tensors.GgmlType _type;
+    byte* _q;
+    long _qStride;
+    int _qRowBytes;
+
+    /// <summary>y[r] = rmsnorm(x[r]) · weight for rows r of n values; y may be x.</summary>
+    public void RmsNorm(DecoderState s, float[] y, float[] x, float[] weight, int n, int rows, float eps)
     {
-        var c = Config;
-        int half = c.RopeDimensions / 2;
-        for (int t = 0; t < T; t++)
+        fixed (float* py = y, px = x, pw = weight)
         {
-            var cos = s.RopeCos.AsSpan(t * half, half);
-            var sin = s.RopeSin.AsSpan(t * half, half);
-            Rope.Apply(s.Q.AsSpan(t * c.QueryDim, c.QueryDim), c.HeadCount, c.HeadDim, c.RopeDimensions, cos, sin, c.RopeNeox);
-            Rope.Apply(s.K.AsSpan(t * c.KvDim, c.KvDim), c.HeadCountKv, c.HeadDim, c.RopeDimensions, cos, sin, c.RopeNeox);
+            (_op, _n, _eps) = (Op.RmsNorm, n, eps);
+            _y = py; _x = px; _w = pw;
+            Dispatch(s, rows);
         }
     }
 
-    static void StoreKv(DecoderState s, int layer, int pos0, int T)
+    /// <summary>s.Gate[t] = silu(s.Gate[t]) ⊙ s.Up[t] for the T rows, each then quantized to the activation type of
+    /// <paramref name="down"/> into s.Quantized (as MatMul.QuantizeActivations lays it out), while still in cache.</summary>
+    public void SwiGluQuantize(DecoderState s, WeightMatrix down, int T)
     {
-        int kv = s.Config.KvDim;
-        s.Cache.Store(layer, pos0, T, s.K.AsSpan(0, T * kv), s.V.AsSpan(0, T * kv));
+        var vt = Quantization.QuantKernels.VecDotType(down.Type);
+        fixed (float* gate = s.Gate, up = s.Up)
+        fixed (byte* q = s.Quantized)
+        {
+            (_op, _n, _type, _qStride) = (Op.SwiGluQuantize, s.Config.FeedForwardLength, vt, s.ActivationRowBytes);
+            _qRowBytes = (int)Tensors.GgmlTypes.RowBytes(vt, down.Cols);
+            _y = gate; _x = up; _q = q;
+            Dispatch(s, T);
+        }
     }
 
-    public void Dispose() => Source.Dispose();
+    void Dispatch(DecoderState s, int rows)
+    {
+        int grain = Math.Max(1, ValuesPerChunk / Math.Max(1, _n));
+        if (rows <= grain) Execute(0, rows);
+        else s.Pool.For(rows, grain, this);
+        _y = _x = _w = null;
+        _q = null;
+    }
+
+    public void Execute(int start, int end)
+    {
+        int n = _n;
+        for (int r = start; r < end; r++)
+        {
+            var y = new Span<float>(_y + (long)r * n, n);
+            if (_op == Op.RmsNorm)
+            {
+                Norm.RmsNorm(y, new ReadOnlySpan<float>(_x + (long)r * n, n), new ReadOnlySpan<float>(_w, n), _eps);
+                continue;
+            }
+            Activations.SwiGlu(y, y, new ReadOnlySpan<float>(_x + (long)r * n, n));
+            Quantization.QuantKernels.Quantize(_type, y, new Span<byte>(_q + r * _qStride, _qRowBytes));
+        }
+    }
+}
+
+/// <summary>What happens to each token's q, k and v rows between their matrix products and attention (biases,
+/// per-head q/k norms, RoPE, the KV-cache store), one token at a time, tokens split across the pool for a
+/// prompt: the same per-row functions in the same order as on one thread.</summary>
+sealed class QkvRows : IParallelJob
+{
+    /// <summary>A token's rows cost ~C operations; below ~8 tokens a chunk is not worth handing over.</summary>
+    const int Grain = 8;
+
+    DecoderState? _s;
+    LayerWeights? _layer;
+    int _l;
+    int _pos0;
+
+    public void Run(DecoderState s, LayerWeights layer, int l, int pos0, int T)
+    {
+        (_s, _layer, _l, _pos0) = (s, layer, l, pos0);
+        if (T <= Grain) Execute(0, T);
+        else s.Pool.For(T, Grain, this);
+        (_s, _layer) = (null, null);
+    }
+
+    public void Execute(int start, int end)
+    {
+        var s = _s!;
+        var L = _layer!;
+        var c = s.Config;
+        int qd = c.QueryDim, kvd = c.KvDim, D = c.HeadDim, half = c.RopeDimensions / 2;
+        for (int t = start; t < end; t++)
+        {
+            var q = s.Q.AsSpan(t * qd, qd);
+            var k = s.K.AsSpan(t * kvd, kvd);
+            var v = s.V.AsSpan(t * kvd, kvd);
+            if (L.AttnQBias is { } qb) TensorPrimitives.Add(q, qb, q);
+            if (L.AttnKBias is { } kb) TensorPrimitives.Add(k, kb, k);
+            if (L.AttnVBias is { } vb) TensorPrimitives.Add(v, vb, v);
+            if (L.AttnQNorm is { } qn)
+                for (int h = 0; h < c.HeadCount; h++) Norm.RmsNorm(q.Slice(h * D, D), q.Slice(h * D, D), qn, c.RmsEps);
+            if (L.AttnKNorm is { } kn)
+                for (int h = 0; h < c.HeadCountKv; h++) Norm.RmsNorm(k.Slice(h * D, D), k.Slice(h * D, D), kn, c.RmsEps);
+            var cos = s.RopeCos.AsSpan(t * half, half);
+            var sin = s.RopeSin.AsSpan(t * half, half);
+            Rope.Apply(q, c.HeadCount, D, c.RopeDimensions, cos, sin, c.RopeNeox);
+            Rope.Apply(k, c.HeadCountKv, D, c.RopeDimensions, cos, sin, c.RopeNeox);
+        }
+        // Positions pos0+start .. pos0+end-1 of the cache: no other chunk writes them.
+        s.Cache.Store(_l, _pos0 + start, end - start, s.K.AsSpan(start * kvd, (end - start) * kvd), s.V.AsSpan(start * kvd, (end - start) * kvd));
+    }
 }

@@ -15,13 +15,49 @@ public sealed unsafe class MatMul : IParallelJob
     long _xqStride;
     int _t;
 
-    /// <summary>Quantizes x (T, W.Cols) into the state's activation scratch for W's type.</summary>
+    /// <summary>Quantizes x (T, W.Cols) into the state's activation scratch for W's type; rows split across the
+    /// pool for a prompt (each row by the same function as on one thread, so the bytes are the same).</summary>
     public static void QuantizeActivations(DecoderState s, WeightMatrix w, ReadOnlySpan<float> x, int T)
     {
         var vt = QuantKernels.VecDotType(w.Type);
         int rowBytes = (int)Tensors.GgmlTypes.RowBytes(vt, w.Cols);
-        for (int t = 0; t < T; t++)
-            QuantKernels.Quantize(vt, x.Slice(t * w.Cols, w.Cols), s.Quantized.AsSpan((int)(t * s.ActivationRowBytes), rowBytes));
+        // Below ~16K values per thread, handing rows to another thread costs more than quantizing them.
+        int grain = Math.Max(1, 16384 / Math.Max(1, w.Cols));
+        if (T <= grain || s.Pool.ThreadCount == 1)
+        {
+            for (int t = 0; t < T; t++)
+                QuantKernels.Quantize(vt, x.Slice(t * w.Cols, w.Cols), s.Quantized.AsSpan((int)(t * s.ActivationRowBytes), rowBytes));
+            return;
+        }
+        fixed (float* px = x)
+        fixed (byte* pq = s.Quantized)
+        {
+            // One job object per dispatching thread: the pool finishes the job before For returns.
+            var job = t_quantize ??= new QuantizeRows();
+            (job.Type, job.Cols, job.DstStride, job.RowBytes) = (vt, w.Cols, s.ActivationRowBytes, rowBytes);
+            job.X = px;
+            job.Dst = pq;
+            s.Pool.For(T, grain, job);
+            job.X = null;
+        }
+    }
+
+    [ThreadStatic] static QuantizeRows? t_quantize;
+
+    sealed class QuantizeRows : IParallelJob
+    {
+        public Tensors.GgmlType Type;
+        public float* X;
+        public int Cols;
+        public byte* Dst;
+        public long DstStride;
+        public int RowBytes;
+
+        public void Execute(int start, int end)
+        {
+            for (int t = start; t < end; t++)
+                QuantKernels.Quantize(Type, new ReadOnlySpan<float>(X + (long)t * Cols, Cols), new Span<byte>(Dst + t * DstStride, RowBytes));
+        }
     }
 
     /// <summary>y (T, W.Rows) = x (T, W.Cols) · Wᵀ, with x already quantized by <see cref="QuantizeActivations"/>.</summary>
