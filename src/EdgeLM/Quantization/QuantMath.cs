@@ -9,9 +9,27 @@ namespace EdgeLM.Quantization;
 internal static class QuantMath
 {
     /// <summary>IEEE binary16 round-to-nearest-even, as F16C's vcvtps2ph with imm 0 and ggml's
-    /// bit-twiddling fallback; System.Half's conversion is that (checked against ggml in tests).</summary>
+    /// bit-twiddling fallback; System.Half's conversion is that (checked against ggml in tests), but it is
+    /// an out-of-line software routine and the activation quantizers call this once per block (it was
+    /// most of Q8_0's quantization time). So: inline, with System.Half kept for infinities and NaNs.
+    /// Normal results add the rounding bias (0xfff plus the kept mantissa's lowest bit, which makes ties go
+    /// to even) below the 13 dropped bits; halves too small to be normal are rounded by the FPU, adding a
+    /// float whose exponent puts the half's last bit at the float's last bit (F. Giesen's method).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static ushort FloatToHalf(float f) => BitConverter.HalfToUInt16Bits((Half)f);
+    public static ushort FloatToHalf(float f)
+    {
+        const uint HalfOverflow = (127 + 16) << 23, NormalMin = 113 << 23, DenormMagic = ((127 - 15) + (23 - 10) + 1) << 23;
+        uint x = BitConverter.SingleToUInt32Bits(f);
+        uint sign = (x >> 16) & 0x8000u, mag = x & 0x7fffffffu;
+        if (mag >= HalfOverflow) return BitConverter.HalfToUInt16Bits((Half)f); // infinity, NaN, or rounds to infinity
+        if (mag < NormalMin)
+        {
+            float r = BitConverter.UInt32BitsToSingle(mag) + BitConverter.UInt32BitsToSingle(DenormMagic);
+            return (ushort)(sign | (BitConverter.SingleToUInt32Bits(r) - DenormMagic));
+        }
+        uint rounded = mag + unchecked((uint)((15 - 127) << 23)) + 0xfffu + ((mag >> 13) & 1);
+        return (ushort)(sign | (rounded >> 13));
+    }
 
     /// <summary>Exact widening of binary16 to float, bit-identical to System.Half's conversion (the
     /// tests compare all 65536 inputs) but inlined: the runtime's conversion is an out-of-line software
