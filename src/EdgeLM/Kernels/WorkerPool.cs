@@ -58,7 +58,8 @@ public sealed class WorkerPool : IDisposable
             return;
         }
         // Several chunks per thread balance uneven progress (another process on a core) at little cost.
-        grain = Math.Max(grain, (total + ThreadCount * 4 - 1) / (ThreadCount * 4));
+        // Rounded down: 28 items in chunks of ceil(28 / 8) = 4 make 7 chunks, which two threads split 4 : 3.
+        grain = Math.Max(grain, total / (ThreadCount * 4));
         _job = job;
         _total = total;
         _grain = grain;
