@@ -125,28 +125,38 @@ internal static unsafe partial class Block32GemmLanes
             Block32Multi.Rows<TP>(w, rb, rows, a, ab, na, y, ys, n);
             return;
         }
+        Run<T>(w, rb, rows, a, ab, na, y, ys, n, R, &UnpackTile<T>, &Tile<T>);
+    }
+
+    /// <summary>The driver both widths share: activations prepared once, then per row tile of tileRows rows
+    /// its blocks unpacked and transposed (unpack), then the tile against every four activations (tile).</summary>
+    static void Run<T>(byte* w, long rb, int rows, byte* a, long ab, int na, float* y, int ys, int n, int tileRows,
+        delegate*<byte*, long, int, int, byte*, float*, byte*, void> unpack,
+        delegate*<byte*, float*, int, in Acts, float*, int, int, int, void> tile) where T : ILanes32
+    {
         int nb = n / QK, planes = T.Planes;
-        long pre = 8L * na * nb, tile = 2L * nb * planes * Chunks, scales = 4L * R * nb;
-        long need = pre + tile + scales + planes * Chunks + 128;
+        // Transposed weights: 32 bytes per row, block and plane; scales: one float per row and block.
+        long pre = 8L * na * nb, weights = 32L * tileRows * nb * planes, scales = 4L * tileRows * nb;
+        long need = pre + weights + scales + planes * Chunks + 128;
         var buf = t_scratch is { } s && s.Length >= need ? s : (t_scratch = GC.AllocateUninitializedArray<byte>(checked((int)need), pinned: true));
         fixed (byte* pb = buf)
         {
             byte* up = (byte*)(((nint)pb + 63) & ~(nint)63); // 64-byte aligned: the tile loads whole vectors
-            float* wd = (float*)(up + tile);
-            byte* tmp = (byte*)(wd + R * nb);
+            float* wd = (float*)(up + weights);
+            byte* tmp = (byte*)(wd + tileRows * nb);
             int* p = (int*)(tmp + planes * Chunks);
             PrepareActivations<T>(a, ab, na, nb, p);
-            for (int r = 0; r < rows; r += R)
+            for (int r = 0; r < rows; r += tileRows)
             {
-                int valid = Math.Min(R, rows - r);
-                UnpackTile<T>(w + r * rb, rb, valid, nb, up, wd, tmp);
+                int valid = Math.Min(tileRows, rows - r);
+                unpack(w + r * rb, rb, valid, nb, up, wd, tmp);
                 for (int t = 0; t < na; t += C)
                 {
                     // Missing activations repeat the last one; their outputs are not stored.
                     int t1 = Math.Min(t + 1, na - 1), t2 = Math.Min(t + 2, na - 1), t3 = Math.Min(t + 3, na - 1);
                     var acts = new Acts(a + t * ab, a + t1 * ab, a + t2 * ab, a + t3 * ab,
                         p + 2L * t * nb, p + 2L * t1 * nb, p + 2L * t2 * nb, p + 2L * t3 * nb);
-                    Tile<T>(up, wd, nb, acts, y + (long)t * ys + r, ys, valid, Math.Min(C, na - t));
+                    tile(up, wd, nb, acts, y + (long)t * ys + r, ys, valid, Math.Min(C, na - t));
                 }
             }
         }

@@ -28,30 +28,7 @@ internal static unsafe partial class Block32GemmLanes
             Block32Gemm256.Rows<TB>(w, rb, rows, a, ab, na, y, ys, n);
             return;
         }
-        int nb = n / QK, planes = T.Planes;
-        long pre = 8L * na * nb, tile = (long)nb * planes * Chunks8, scales = 4L * R8 * nb;
-        long need = pre + tile + scales + planes * Chunks8 + 64;
-        var buf = t_scratch is { } s && s.Length >= need ? s : (t_scratch = GC.AllocateUninitializedArray<byte>(checked((int)need), pinned: true));
-        fixed (byte* pb = buf)
-        {
-            byte* up = (byte*)(((nint)pb + 31) & ~(nint)31);
-            float* wd = (float*)(up + tile);
-            byte* tmp = (byte*)(wd + R8 * nb);
-            int* p = (int*)(tmp + planes * Chunks8);
-            PrepareActivations<T>(a, ab, na, nb, p);
-            for (int r = 0; r < rows; r += R8)
-            {
-                int valid = Math.Min(R8, rows - r);
-                UnpackTile256<T>(w + r * rb, rb, valid, nb, up, wd, tmp);
-                for (int t = 0; t < na; t += C)
-                {
-                    int t1 = Math.Min(t + 1, na - 1), t2 = Math.Min(t + 2, na - 1), t3 = Math.Min(t + 3, na - 1);
-                    var acts = new Acts(a + t * ab, a + t1 * ab, a + t2 * ab, a + t3 * ab,
-                        p + 2L * t * nb, p + 2L * t1 * nb, p + 2L * t2 * nb, p + 2L * t3 * nb);
-                    Tile256<T>(up, wd, nb, acts, y + (long)t * ys + r, ys, valid, Math.Min(C, na - t));
-                }
-            }
-        }
+        Run<T>(w, rb, rows, a, ab, na, y, ys, n, R8, &UnpackTile256<T>, &Tile256<T>);
     }
 
     static void UnpackTile256<T>(byte* w, long rb, int valid, int nb, byte* up, float* wd, byte* tmp) where T : ILanes32
