@@ -1,0 +1,198 @@
+// Q4_0 weights repacked once at load into groups of sixteen rows, and the decode product (every weight
+// row against ONE Q8_0 activation row) over them at 512 bits with AVX-512 BW: llama.cpp's idea of
+// repacking Q4_0 into interleaved rows at load (its "q4_0_16x8"-style layouts), with the rows-in-lanes
+// arithmetic of Block32GemmLanes (see its header).
+//
+// Why at load: the prompt tile (Block32GemmLanes) unpacks and transposes each row tile per call and
+// amortizes that over many activations; a decode product has one activation, so the transpose would cost
+// more than the products. Built once, the layout turns the decode into 4 aligned loads, 8 vpmaddubsw and
+// one vpmaddwd per block for sixteen rows, instead of a horizontal reduction per row.
+//
+// Layout (per group of 16 rows, the last group padded by repeating the last row; groups one after the
+// other, each nb = n / 32 blocks of GroupBlockBytes = 320 bytes, 64-byte aligned):
+//   bytes   0..63  the 16 rows' scales widened to float (lane r = row r). Floats rather than the 32 bytes
+//                  of fp16 keep every block 64-byte aligned (288 would split every other load across two
+//                  cache lines) and drop a conversion from the loop, for 11% more memory than the file.
+//   bytes 64..319  4 vectors of 64 bytes: vector k, lane r = bytes 4k..4k+3 of row r's 16 quant bytes, so
+//                  v & 0x0F is chunk k (elements 4k..4k+3) and (v >> 4) & 0x0F chunk k + 4 (elements
+//                  16 + 4k..), i.e. Block32GemmLanes.Transpose of the packed bytes.
+//
+// Exact for Block32GemmLanes.ReferenceDot's order: per block the integer dot is summed exactly (int16 sums
+// of the eight chunks cannot overflow: 8 * 2 * 15 * 128 = 30720 < 32768; then one vpmaddwd by ones, less
+// 8 * sum(y)), then acc = fma((float)sumi, dw * dy, acc), block after block; so every output equals
+// ReferenceDot bit for bit. Not the prompt path (several activations: Block32GemmLanes), not for other
+// types, not for CPUs without AVX-512 BW (Supported is false there and nothing is repacked).
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
+
+namespace EdgeLM.Quantization;
+
+[SkipLocalsInit]
+internal static unsafe class Q4_0Repack
+{
+    /// <summary>Rows per group: one row per int32 lane of a 512-bit register.</summary>
+    public const int GroupRows = 16;
+    /// <summary>Bytes of one group's block: 16 float scales, then 4 x 64 quant bytes.</summary>
+    public const int GroupBlockBytes = 320;
+    const int QK = 32, WB = 18, YB = 34; // block size, sizeof(BlockQ4_0), sizeof(BlockQ8_0)
+
+    // Per thread, grown once and reused: the prepared activation (per block dy as float bits, 8 * sum(y)).
+    [ThreadStatic] static int[]? t_prepared;
+
+    public static bool Supported => Avx512BW.IsSupported;
+
+    /// <summary>Groups of sixteen rows (the last one padded).</summary>
+    public static int Groups(int rows) => (rows + GroupRows - 1) / GroupRows;
+
+    /// <summary>Bytes of the repacked matrix (rows x n elements).</summary>
+    public static long Size(int rows, int n) => (long)Groups(rows) * (n / QK) * GroupBlockBytes;
+
+    /// <summary>Allocates (64-byte aligned native memory) and fills the repacked form of Q4_0 rows w (row r at
+    /// w + r * rb); free it with <see cref="Free"/>.</summary>
+    public static byte* Create(byte* w, long rb, int rows, int n)
+    {
+        if (!Supported) throw new PlatformNotSupportedException("Q4_0 repacking needs AVX-512 BW");
+        byte* dst = (byte*)NativeMemory.AlignedAlloc((nuint)Size(rows, n), 64);
+        Pack(w, rb, rows, n, dst);
+        return dst;
+    }
+
+    public static void Free(byte* packed) => NativeMemory.AlignedFree(packed);
+
+    /// <summary>Writes the layout (see the header) of rows x n Q4_0 weights into dst (Size(rows, n) bytes,
+    /// 64-byte aligned).</summary>
+    public static void Pack(byte* w, long rb, int rows, int n, byte* dst)
+    {
+        int nb = n / QK;
+        byte* tmp = stackalloc byte[GroupRows * 32 + 512 + 64];
+        byte* rowsBuf = tmp; // 16 rows x 32 bytes: the block's 16 quant bytes, then 16 unused
+        byte* t = (byte*)(((nint)(tmp + GroupRows * 32) + 63) & ~(nint)63); // the transposed 8 x 64 bytes
+        new Span<byte>(rowsBuf, GroupRows * 32).Clear();
+        for (int g = 0; g < Groups(rows); g++)
+            for (int b = 0; b < nb; b++, dst += GroupBlockBytes)
+            {
+                for (int r = 0; r < GroupRows; r++)
+                {
+                    byte* block = w + Math.Min(g * GroupRows + r, rows - 1) * rb + (long)b * WB;
+                    ((float*)dst)[r] = QuantMath.HalfToFloat(*(ushort*)block);
+                    Vector128.Load(block + 2).Store(rowsBuf + 32 * r);
+                }
+                Block32GemmLanes.Transpose(rowsBuf, 32, t);
+                // Dwords 0..3 of each row are its quant bytes: the first four transposed vectors.
+                Vector512.Load(t).Store(dst + 64);
+                Vector512.Load(t + 64).Store(dst + 128);
+                Vector512.Load(t + 128).Store(dst + 192);
+                Vector512.Load(t + 192).Store(dst + 256);
+            }
+    }
+
+    /// <summary>y[r - start] = dot(W[r], x) for r in [start, end), W repacked by <see cref="Pack"/> from a
+    /// matrix of n columns, x one Q8_0 row of n elements. Outputs outside [start, end) are not touched.</summary>
+    public static void Rows(byte* packed, int n, int start, int end, byte* x, float* y)
+    {
+        if (start >= end) return;
+        int nb = n / QK;
+        var buf = t_prepared is { } s && s.Length >= 2 * nb ? s : (t_prepared = GC.AllocateUninitializedArray<int>(Math.Max(2 * nb, 64), pinned: true));
+        fixed (int* p = buf)
+        {
+            Prepare(x, nb, p);
+            long groupBytes = (long)nb * GroupBlockBytes;
+            int g = start / GroupRows, gEnd = (end + GroupRows - 1) / GroupRows;
+            for (; g + 1 < gEnd; g += 2)
+            {
+                var (f0, f1) = Two(packed + g * groupBytes, groupBytes, nb, x + 2, p);
+                Store(f0, g * GroupRows, start, end, y);
+                Store(f1, (g + 1) * GroupRows, start, end, y);
+            }
+            if (g < gEnd) Store(One(packed + g * groupBytes, nb, x + 2, p), g * GroupRows, start, end, y);
+        }
+    }
+
+    /// <summary>Per block of x: its scale as float bits and 8 * (sum of its 32 quants).</summary>
+    static void Prepare(byte* x, int nb, int* p)
+    {
+        var flip = Vector256.Create((byte)0x80);
+        for (int b = 0; b < nb; b++, x += YB, p += 2)
+        {
+            // sum(y) = sum(y + 128) - 32 * 128, the biased sum by vpsadbw against zero.
+            var sad = Avx2.SumAbsoluteDifferences(Vector256.Load(x + 2) ^ flip, Vector256<byte>.Zero).AsUInt64();
+            p[0] = BitConverter.SingleToInt32Bits(QuantMath.HalfToFloat(*(ushort*)x));
+            p[1] = 8 * ((int)Vector256.Sum(sad) - 32 * 128);
+        }
+    }
+
+    /// <summary>Lanes of f for rows row0.. that fall in [start, end), stored at y[row - start].</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    static void Store(Vector512<float> f, int row0, int start, int end, float* y)
+    {
+        var lane = Vector512<int>.Indices + Vector512.Create(row0);
+        var mask = (Vector512.GreaterThanOrEqual(lane, Vector512.Create(start)) & Vector512.LessThan(lane, Vector512.Create(end))).AsSingle();
+        // Masked-off lanes are not accessed, so the base may lie before y when the range starts inside a group.
+        Avx512F.MaskStore(y + (row0 - start), mask, f);
+    }
+
+    /// <summary>One group's sixteen outputs.</summary>
+    static Vector512<float> One(byte* u, int nb, byte* a, int* p)
+    {
+        var m = Vector512.Create((byte)0x0F);
+        var one = Vector512<short>.One;
+        Vector512<float> acc = default;
+        for (int b = 0; b < nb; b++, u += GroupBlockBytes, a += YB, p += 2)
+        {
+            var s = Half(Vector512.Load(u + 64), Vector512.Load(u + 128), Vector512.Load(u + 192), Vector512.Load(u + 256), m, a);
+            var i = Avx512BW.MultiplyAddAdjacent(s, one) - Vector512.Create(p[1]);
+            acc = Avx512F.FusedMultiplyAdd(Avx512F.ConvertToVector512Single(i), Vector512.Load((float*)u) * Vector512.Create(*(float*)p), acc);
+        }
+        return acc;
+    }
+
+    /// <summary>Two consecutive groups (u, u + groupBytes) in one pass, sharing the activation's broadcasts.</summary>
+    static (Vector512<float>, Vector512<float>) Two(byte* u, long groupBytes, int nb, byte* a, int* p)
+    {
+        var m = Vector512.Create((byte)0x0F);
+        var one = Vector512<short>.One;
+        byte* v = u + groupBytes;
+        Vector512<float> f = default, g = default;
+        for (int b = 0; b < nb; b++, u += GroupBlockBytes, v += GroupBlockBytes, a += YB, p += 2)
+        {
+            Vector512<sbyte> y0 = Vector512.Create(*(int*)a).AsSByte(), y1 = Vector512.Create(*(int*)(a + 4)).AsSByte();
+            Vector512<sbyte> y2 = Vector512.Create(*(int*)(a + 8)).AsSByte(), y3 = Vector512.Create(*(int*)(a + 12)).AsSByte();
+            Vector512<sbyte> y4 = Vector512.Create(*(int*)(a + 16)).AsSByte(), y5 = Vector512.Create(*(int*)(a + 20)).AsSByte();
+            Vector512<sbyte> y6 = Vector512.Create(*(int*)(a + 24)).AsSByte(), y7 = Vector512.Create(*(int*)(a + 28)).AsSByte();
+            var s = Sum8(Vector512.Load(u + 64), Vector512.Load(u + 128), Vector512.Load(u + 192), Vector512.Load(u + 256), m, y0, y1, y2, y3, y4, y5, y6, y7);
+            var t = Sum8(Vector512.Load(v + 64), Vector512.Load(v + 128), Vector512.Load(v + 192), Vector512.Load(v + 256), m, y0, y1, y2, y3, y4, y5, y6, y7);
+            var off = Vector512.Create(p[1]);
+            var dy = Vector512.Create(*(float*)p);
+            f = Avx512F.FusedMultiplyAdd(Avx512F.ConvertToVector512Single(Avx512BW.MultiplyAddAdjacent(s, one) - off), Vector512.Load((float*)u) * dy, f);
+            g = Avx512F.FusedMultiplyAdd(Avx512F.ConvertToVector512Single(Avx512BW.MultiplyAddAdjacent(t, one) - off), Vector512.Load((float*)v) * dy, g);
+        }
+        return (f, g);
+    }
+
+    /// <summary>The eight chunks' int16 sums of one group's block against the activation block's quants a.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    static Vector512<short> Half(Vector512<byte> v0, Vector512<byte> v1, Vector512<byte> v2, Vector512<byte> v3, Vector512<byte> m, byte* a) =>
+        Sum8(v0, v1, v2, v3, m,
+            Vector512.Create(*(int*)a).AsSByte(), Vector512.Create(*(int*)(a + 4)).AsSByte(),
+            Vector512.Create(*(int*)(a + 8)).AsSByte(), Vector512.Create(*(int*)(a + 12)).AsSByte(),
+            Vector512.Create(*(int*)(a + 16)).AsSByte(), Vector512.Create(*(int*)(a + 20)).AsSByte(),
+            Vector512.Create(*(int*)(a + 24)).AsSByte(), Vector512.Create(*(int*)(a + 28)).AsSByte());
+
+    /// <summary>Chunk k (low nibbles of v_k) against y_k and chunk k + 4 (high nibbles) against y_{k+4}, summed as int16.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    static Vector512<short> Sum8(Vector512<byte> v0, Vector512<byte> v1, Vector512<byte> v2, Vector512<byte> v3, Vector512<byte> m,
+        Vector512<sbyte> y0, Vector512<sbyte> y1, Vector512<sbyte> y2, Vector512<sbyte> y3,
+        Vector512<sbyte> y4, Vector512<sbyte> y5, Vector512<sbyte> y6, Vector512<sbyte> y7)
+    {
+        var lo = Avx512BW.MultiplyAddAdjacent(v0 & m, y0) + Avx512BW.MultiplyAddAdjacent(v1 & m, y1)
+            + Avx512BW.MultiplyAddAdjacent(v2 & m, y2) + Avx512BW.MultiplyAddAdjacent(v3 & m, y3);
+        var hi = Avx512BW.MultiplyAddAdjacent(High(v0, m), y4) + Avx512BW.MultiplyAddAdjacent(High(v1, m), y5)
+            + Avx512BW.MultiplyAddAdjacent(High(v2, m), y6) + Avx512BW.MultiplyAddAdjacent(High(v3, m), y7);
+        return lo + hi;
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    static Vector512<byte> High(Vector512<byte> v, Vector512<byte> m) => Vector512.ShiftRightLogical(v.AsUInt16(), 4).AsByte() & m;
+}
