@@ -1,7 +1,9 @@
 // y = x · Wᵀ for a micro-batch: activations (T, Cols) are quantized once to the weight type's
 // vec_dot type (as llama.cpp does), then the rows of W are split across the worker pool. Each
 // weight row is read once for all T activation rows, so prompt processing streams the weights
-// once per micro-batch rather than once per token (QuantKernels.MatMulRows).
+// once per micro-batch rather than once per token (QuantKernels.MatMulRows). A decode product (T = 1)
+// over a repacked matrix (WeightMatrix.Repacked) is split by its sixteen-row groups instead, so no
+// group is shared by two threads.
 using EdgeLM.Kernels;
 using EdgeLM.Quantization;
 
@@ -14,6 +16,7 @@ public sealed unsafe class MatMul : IParallelJob
     byte* _xq;
     long _xqStride;
     int _t;
+    bool _groups; // Execute's range counts Q4_0Repack groups, not rows
 
     /// <summary>Quantizes x (T, W.Cols) into the state's activation scratch for W's type; rows split across the
     /// pool for a prompt (each row by the same function as on one thread, so the bytes are the same).</summary>
@@ -73,7 +76,9 @@ public sealed unsafe class MatMul : IParallelJob
             _t = T;
             // At least ~64K multiply-adds per chunk: below that, handing work to another thread costs more than it saves.
             int grain = Math.Max(16, 65536 / Math.Max(1, w.Cols * T));
-            s.Pool.For(w.Rows, grain, this);
+            _groups = T == 1 && w.Repacked != null;
+            if (_groups) s.Pool.For(Q4_0Repack.Groups(w.Rows), Math.Max(1, grain / Q4_0Repack.GroupRows), this);
+            else s.Pool.For(w.Rows, grain, this);
             _w = null;
         }
     }
@@ -90,6 +95,12 @@ public sealed unsafe class MatMul : IParallelJob
         var w = _w!;
         int rows = w.Rows, cols = w.Cols;
         var xRowLen = (int)_xqStride;
+        if (_groups)
+        {
+            int r0 = start * Q4_0Repack.GroupRows, r1 = Math.Min(rows, end * Q4_0Repack.GroupRows);
+            Q4_0Repack.Rows(w.Repacked, cols, r0, r1, _xq, _y + r0);
+            return;
+        }
         if (_t == 1)
         {
             QuantKernels.VecDotRows(w.Type, w.Data, w.RowBytes, start, end,

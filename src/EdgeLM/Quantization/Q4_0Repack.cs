@@ -99,14 +99,11 @@ internal static unsafe class Q4_0Repack
         {
             Prepare(x, nb, p);
             long groupBytes = (long)nb * GroupBlockBytes;
-            int g = start / GroupRows, gEnd = (end + GroupRows - 1) / GroupRows;
-            for (; g + 1 < gEnd; g += 2)
-            {
-                var (f0, f1) = Two(packed + g * groupBytes, groupBytes, nb, x + 2, p);
-                Store(f0, g * GroupRows, start, end, y);
-                Store(f1, (g + 1) * GroupRows, start, end, y);
-            }
-            if (g < gEnd) Store(One(packed + g * groupBytes, nb, x + 2, p), g * GroupRows, start, end, y);
+            // One group at a time, so the weights are read as one sequential stream: two groups per pass
+            // (sharing the activation's broadcasts) read two streams a group apart and measured at half the
+            // bandwidth from memory (15 vs 33 GB/s on a 151936 x 896 matrix), for no gain from cache.
+            for (int g = start / GroupRows, gEnd = (end + GroupRows - 1) / GroupRows; g < gEnd; g++)
+                Store(One(packed + g * groupBytes, nb, x + 2, p), g * GroupRows, start, end, y);
         }
     }
 
@@ -146,29 +143,6 @@ internal static unsafe class Q4_0Repack
             acc = Avx512F.FusedMultiplyAdd(Avx512F.ConvertToVector512Single(i), Vector512.Load((float*)u) * Vector512.Create(*(float*)p), acc);
         }
         return acc;
-    }
-
-    /// <summary>Two consecutive groups (u, u + groupBytes) in one pass, sharing the activation's broadcasts.</summary>
-    static (Vector512<float>, Vector512<float>) Two(byte* u, long groupBytes, int nb, byte* a, int* p)
-    {
-        var m = Vector512.Create((byte)0x0F);
-        var one = Vector512<short>.One;
-        byte* v = u + groupBytes;
-        Vector512<float> f = default, g = default;
-        for (int b = 0; b < nb; b++, u += GroupBlockBytes, v += GroupBlockBytes, a += YB, p += 2)
-        {
-            Vector512<sbyte> y0 = Vector512.Create(*(int*)a).AsSByte(), y1 = Vector512.Create(*(int*)(a + 4)).AsSByte();
-            Vector512<sbyte> y2 = Vector512.Create(*(int*)(a + 8)).AsSByte(), y3 = Vector512.Create(*(int*)(a + 12)).AsSByte();
-            Vector512<sbyte> y4 = Vector512.Create(*(int*)(a + 16)).AsSByte(), y5 = Vector512.Create(*(int*)(a + 20)).AsSByte();
-            Vector512<sbyte> y6 = Vector512.Create(*(int*)(a + 24)).AsSByte(), y7 = Vector512.Create(*(int*)(a + 28)).AsSByte();
-            var s = Sum8(Vector512.Load(u + 64), Vector512.Load(u + 128), Vector512.Load(u + 192), Vector512.Load(u + 256), m, y0, y1, y2, y3, y4, y5, y6, y7);
-            var t = Sum8(Vector512.Load(v + 64), Vector512.Load(v + 128), Vector512.Load(v + 192), Vector512.Load(v + 256), m, y0, y1, y2, y3, y4, y5, y6, y7);
-            var off = Vector512.Create(p[1]);
-            var dy = Vector512.Create(*(float*)p);
-            f = Avx512F.FusedMultiplyAdd(Avx512F.ConvertToVector512Single(Avx512BW.MultiplyAddAdjacent(s, one) - off), Vector512.Load((float*)u) * dy, f);
-            g = Avx512F.FusedMultiplyAdd(Avx512F.ConvertToVector512Single(Avx512BW.MultiplyAddAdjacent(t, one) - off), Vector512.Load((float*)v) * dy, g);
-        }
-        return (f, g);
     }
 
     /// <summary>The eight chunks' int16 sums of one group's block against the activation block's quants a.</summary>
