@@ -9,13 +9,18 @@
 // one vpmaddwd per block for sixteen rows, instead of a horizontal reduction per row.
 //
 // Layout (per group of 16 rows, the last group padded by repeating the last row; groups one after the
-// other, each nb = n / 32 blocks of GroupBlockBytes = 320 bytes, 64-byte aligned):
-//   bytes   0..63  the 16 rows' scales widened to float (lane r = row r). Floats rather than the 32 bytes
-//                  of fp16 keep every block 64-byte aligned (288 would split every other load across two
-//                  cache lines) and drop a conversion from the loop, for 11% more memory than the file.
-//   bytes 64..319  4 vectors of 64 bytes: vector k, lane r = bytes 4k..4k+3 of row r's 16 quant bytes, so
-//                  v & 0x0F is chunk k (elements 4k..4k+3) and (v >> 4) & 0x0F chunk k + 4 (elements
-//                  16 + 4k..), i.e. Block32GemmLanes.Transpose of the packed bytes.
+// other, each GroupBytes(nb) long for nb = n / 32 blocks, all 64-byte aligned), per pair of blocks:
+//   bytes    0..63   the 16 rows' fp16 scales of the first block (lane r = row r), then of the second
+//   bytes   64..319  the first block: 4 vectors of 64 bytes, vector k lane r = bytes 4k..4k+3 of row r's
+//                    16 quant bytes, so v & 0x0F is chunk k (elements 4k..4k+3) and (v >> 4) & 0x0F chunk
+//                    k + 4 (elements 16 + 4k..), i.e. Block32GemmLanes.Transpose of the packed bytes
+//   bytes 320..575   the second block likewise (an odd last block ends its group at 320 bytes).
+// The same 288 bytes per 16 rows and block as the file (plus padding), so the product reads no more than
+// the mapped path. The decode is bound by memory bandwidth from DRAM (where a model's weights stream from
+// on every token): scales widened to floats at load (64 bytes per block, 11% more) measured 1.2x slower
+// there, though 1.35x faster from cache. The fp16 scales are widened by a sign-extending load, a shift, a
+// mask and a multiply by 2^112 (exact for every finite fp16; a matrix with an infinite or NaN scale is
+// not repacked, see Create).
 //
 // Exact for Block32GemmLanes.ReferenceDot's order: per block the integer dot is summed exactly (int16 sums
 // of the eight chunks cannot overflow: 8 * 2 * 15 * 128 = 30720 < 32768; then one vpmaddwd by ones, less
@@ -34,8 +39,8 @@ internal static unsafe class Q4_0Repack
 {
     /// <summary>Rows per group: one row per int32 lane of a 512-bit register.</summary>
     public const int GroupRows = 16;
-    /// <summary>Bytes of one group's block: 16 float scales, then 4 x 64 quant bytes.</summary>
-    public const int GroupBlockBytes = 320;
+    /// <summary>Bytes of a pair of blocks of one group: 2 x 16 fp16 scales, then 2 x 4 x 64 quant bytes.</summary>
+    const int PairBytes = 576, ScaleBytes = 64, BlockQuantBytes = 256;
     const int QK = 32, WB = 18, YB = 34; // block size, sizeof(BlockQ4_0), sizeof(BlockQ8_0)
 
     // Per thread, grown once and reused: the prepared activation (per block dy as float bits, 8 * sum(y)).
@@ -46,46 +51,60 @@ internal static unsafe class Q4_0Repack
     /// <summary>Groups of sixteen rows (the last one padded).</summary>
     public static int Groups(int rows) => (rows + GroupRows - 1) / GroupRows;
 
+    /// <summary>Bytes of one group of nb blocks: whole pairs, and an odd last block with its scales.</summary>
+    public static long GroupBytes(int nb) => (long)(nb / 2) * PairBytes + (nb % 2) * (ScaleBytes + BlockQuantBytes);
+
     /// <summary>Bytes of the repacked matrix (rows x n elements).</summary>
-    public static long Size(int rows, int n) => (long)Groups(rows) * (n / QK) * GroupBlockBytes;
+    public static long Size(int rows, int n) => Groups(rows) * GroupBytes(n / QK);
 
     /// <summary>Allocates (64-byte aligned native memory) and fills the repacked form of Q4_0 rows w (row r at
-    /// w + r * rb); free it with <see cref="Free"/>.</summary>
+    /// w + r * rb); free it with <see cref="Free"/>. Null when a scale is infinite or NaN: the fast widening
+    /// would not reproduce it, and such a matrix keeps the mapped path (which follows ggml exactly).</summary>
     public static byte* Create(byte* w, long rb, int rows, int n)
     {
         if (!Supported) throw new PlatformNotSupportedException("Q4_0 repacking needs AVX-512 BW");
         byte* dst = (byte*)NativeMemory.AlignedAlloc((nuint)Size(rows, n), 64);
-        Pack(w, rb, rows, n, dst);
-        return dst;
+        if (Pack(w, rb, rows, n, dst)) return dst;
+        NativeMemory.AlignedFree(dst);
+        return null;
     }
 
     public static void Free(byte* packed) => NativeMemory.AlignedFree(packed);
 
     /// <summary>Writes the layout (see the header) of rows x n Q4_0 weights into dst (Size(rows, n) bytes,
-    /// 64-byte aligned).</summary>
-    public static void Pack(byte* w, long rb, int rows, int n, byte* dst)
+    /// 64-byte aligned); false (dst then partly written) if a scale is infinite or NaN.</summary>
+    public static bool Pack(byte* w, long rb, int rows, int n, byte* dst)
     {
         int nb = n / QK;
         byte* tmp = stackalloc byte[GroupRows * 32 + 512 + 64];
         byte* rowsBuf = tmp; // 16 rows x 32 bytes: the block's 16 quant bytes, then 16 unused
         byte* t = (byte*)(((nint)(tmp + GroupRows * 32) + 63) & ~(nint)63); // the transposed 8 x 64 bytes
         new Span<byte>(rowsBuf, GroupRows * 32).Clear();
+        ushort special = 0x7C00; // an fp16 exponent of all ones: infinity or NaN
         for (int g = 0; g < Groups(rows); g++)
-            for (int b = 0; b < nb; b++, dst += GroupBlockBytes)
+            for (int b = 0; b < nb; b += 2)
             {
-                for (int r = 0; r < GroupRows; r++)
+                for (int k = 0; k < 2 && b + k < nb; k++)
                 {
-                    byte* block = w + Math.Min(g * GroupRows + r, rows - 1) * rb + (long)b * WB;
-                    ((float*)dst)[r] = QuantMath.HalfToFloat(*(ushort*)block);
-                    Vector128.Load(block + 2).Store(rowsBuf + 32 * r);
+                    ushort* d = (ushort*)dst + GroupRows * k;
+                    for (int r = 0; r < GroupRows; r++)
+                    {
+                        byte* block = w + Math.Min(g * GroupRows + r, rows - 1) * rb + (long)(b + k) * WB;
+                        d[r] = *(ushort*)block;
+                        if ((d[r] & special) == special) return false;
+                        Vector128.Load(block + 2).Store(rowsBuf + 32 * r);
+                    }
+                    Block32GemmLanes.Transpose(rowsBuf, 32, t);
+                    // Dwords 0..3 of each row are its quant bytes: the first four transposed vectors.
+                    byte* q = dst + ScaleBytes + BlockQuantBytes * k;
+                    Vector512.Load(t).Store(q);
+                    Vector512.Load(t + 64).Store(q + 64);
+                    Vector512.Load(t + 128).Store(q + 128);
+                    Vector512.Load(t + 192).Store(q + 192);
                 }
-                Block32GemmLanes.Transpose(rowsBuf, 32, t);
-                // Dwords 0..3 of each row are its quant bytes: the first four transposed vectors.
-                Vector512.Load(t).Store(dst + 64);
-                Vector512.Load(t + 64).Store(dst + 128);
-                Vector512.Load(t + 128).Store(dst + 192);
-                Vector512.Load(t + 192).Store(dst + 256);
+                dst += b + 1 < nb ? PairBytes : ScaleBytes + BlockQuantBytes; // an odd last block ends the group
             }
+        return true;
     }
 
     /// <summary>y[r - start] = dot(W[r], x) for r in [start, end), W repacked by <see cref="Pack"/> from a
@@ -98,7 +117,7 @@ internal static unsafe class Q4_0Repack
         fixed (int* p = buf)
         {
             Prepare(x, nb, p);
-            long groupBytes = (long)nb * GroupBlockBytes;
+            long groupBytes = GroupBytes(nb);
             // One group at a time, so the weights are read as one sequential stream: two groups per pass
             // (sharing the activation's broadcasts) read two streams a group apart and measured at half the
             // bandwidth from memory (15 vs 33 GB/s on a 151936 x 896 matrix), for no gain from cache.
@@ -133,16 +152,35 @@ internal static unsafe class Q4_0Repack
     /// <summary>One group's sixteen outputs.</summary>
     static Vector512<float> One(byte* u, int nb, byte* a, int* p)
     {
-        var m = Vector512.Create((byte)0x0F);
-        var one = Vector512<short>.One;
         Vector512<float> acc = default;
-        for (int b = 0; b < nb; b++, u += GroupBlockBytes, a += YB, p += 2)
+        int b = 0;
+        for (; b + 1 < nb; b += 2, u += PairBytes, a += 2 * YB, p += 4)
         {
-            var s = Half(Vector512.Load(u + 64), Vector512.Load(u + 128), Vector512.Load(u + 192), Vector512.Load(u + 256), m, a);
-            var i = Avx512BW.MultiplyAddAdjacent(s, one) - Vector512.Create(p[1]);
-            acc = Avx512F.FusedMultiplyAdd(Avx512F.ConvertToVector512Single(i), Vector512.Load((float*)u) * Vector512.Create(*(float*)p), acc);
+            acc = Block(u + ScaleBytes, Scales(u), a, p, acc);
+            acc = Block(u + ScaleBytes + BlockQuantBytes, Scales(u + 32), a + YB, p + 2, acc);
         }
+        if (b < nb) acc = Block(u + ScaleBytes, Scales(u), a, p, acc);
         return acc;
+    }
+
+    /// <summary>Sixteen finite fp16 scales as floats, exactly: sign-extended to 32 bits, the 15 magnitude
+    /// bits shifted into a float's exponent and mantissa and the three copies of the sign above them masked
+    /// off (a float 2^-112 times the value, normal or not), then scaled by 2^112 (exact).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    static Vector512<float> Scales(byte* s)
+    {
+        var bits = Avx512F.ConvertToVector512Int32(Vector256.Load((short*)s)) << 13;
+        return (bits & Vector512.Create(unchecked((int)0x8FFFFFFF))).AsSingle() * Vector512.Create(5.192297e33f); // 2^112
+    }
+
+    /// <summary>acc + (the block's exact integer dots) * (dw * dy), per lane: Block32GemmLanes.ReferenceDot's step.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    static Vector512<float> Block(byte* u, Vector512<float> dw, byte* a, int* p, Vector512<float> acc)
+    {
+        var m = Vector512.Create((byte)0x0F);
+        var s = Half(Vector512.Load(u), Vector512.Load(u + 64), Vector512.Load(u + 128), Vector512.Load(u + 192), m, a);
+        var i = Avx512BW.MultiplyAddAdjacent(s, Vector512<short>.One) - Vector512.Create(p[1]);
+        return Avx512F.FusedMultiplyAdd(Avx512F.ConvertToVector512Single(i), dw * Vector512.Create(*(float*)p), acc);
     }
 
     /// <summary>The eight chunks' int16 sums of one group's block against the activation block's quants a.</summary>

@@ -1,7 +1,8 @@
 // The decode product over Q4_0 weights repacked at load into sixteen-row groups (Q4_0Repack): over 53
 // rows (three full groups and a padded one), row ranges that start and end inside a group, lengths of one,
 // three and 28 blocks, and extreme raw blocks (every nibble 0 or 15 against activations of -128 or 127,
-// the int16 sums' worst case; scales of fp16's largest finite value). Every output must equal
+// the int16 sums' worst case; scales of fp16's largest finite value, negative ones and subnormal ones).
+// Every output must equal
 // Block32GemmLanes.ReferenceDot bit for bit (the same order of integer sums and FMAs), and outputs outside
 // the range must stay untouched.
 using EdgeLM.Quantization;
@@ -38,11 +39,27 @@ public unsafe class Q4_0RepackTests
             for (int b = 0; b < n / 32; b++)
             {
                 int o = r * rb + b * 18;
-                if (b % 2 == 0) { wq[o] = 0xFF; wq[o + 1] = 0x7B; } // 65504
+                if (b % 3 == 0) { wq[o] = 0xFF; wq[o + 1] = 0x7B; } // 65504
+                else if (b % 3 == 1) { wq[o] = 0x03; wq[o + 1] = r % 2 == 0 ? (byte)0x00 : (byte)0x80; } // ±3 * 2^-24, subnormal
+                else wq[o + 1] |= 0x80; // negative
                 Array.Fill(wq, r < 16 ? (byte)0xFF : (byte)0x00, o + 2, 16);
             }
         for (int b = 0; b < n / 32; b++) Array.Fill(xq, b % 2 == 0 ? (byte)0x80 : (byte)0x7F, b * 34 + 2, 32);
         Check(wq, xq, n, "extreme");
+    }
+
+    [Fact]
+    public void A_matrix_with_an_infinite_or_nan_scale_is_not_repacked()
+    {
+        if (!Q4_0Repack.Supported) return;
+        const int n = 96;
+        int rb = (int)GgmlTypes.RowBytes(GgmlType.Q4_0, n);
+        foreach (ushort bad in new ushort[] { 0x7C00, 0xFC00, 0x7E00 }) // +inf, -inf, NaN
+        {
+            var (wq, _) = Make(n, seed: 1);
+            wq[37 * rb + 18] = (byte)bad; wq[37 * rb + 19] = (byte)(bad >> 8); // row 37, block 1
+            fixed (byte* pw = wq) Assert.True(Q4_0Repack.Create(pw, rb, Rows, n) == null, $"scale 0x{bad:X4} was repacked");
+        }
     }
 
     static void Check(byte[] wq, byte[] xq, int n, string what)
