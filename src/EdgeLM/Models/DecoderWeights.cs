@@ -76,7 +76,7 @@ public sealed class DecoderWeights
     }
 
     /// <param name="repack">Build repacked copies of the matrices that have a faster decode layout on this
-    /// CPU (Q4_0 with AVX-512 BW): about the matrices' size again in native memory.</param>
+    /// CPU (Q4_0 with AVX-512 BW or AVX2 + FMA): about the matrices' size again in native memory.</param>
     public static DecoderWeights Load(IModelSource src, ModelConfig c, Options opt, bool repack = false)
     {
         var byName = src.Tensors.ToDictionary(t => t.Name, StringComparer.Ordinal);

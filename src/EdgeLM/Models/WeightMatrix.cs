@@ -1,7 +1,7 @@
 // A weight matrix viewed in place: Rows output features, each a row of Cols input features stored
 // in Type (ggml order: dims [Cols, Rows]). Nothing is copied; Data points into the mapped file.
 // Optionally a second, repacked copy for the decode product (Q4_0 in Q4_0Repack's sixteen-row groups,
-// built once at load on AVX-512 BW CPUs): native memory owned by the model that loaded it.
+// built once at load on AVX-512 BW or AVX2 + FMA CPUs): native memory owned by the model that loaded it.
 using EdgeLM.Quantization;
 using EdgeLM.Tensors;
 

@@ -1,6 +1,7 @@
 // Q4_0 weights repacked once at load into groups of sixteen rows, and the decode product (every weight
-// row against ONE Q8_0 activation row) over them at 512 bits with AVX-512 BW: llama.cpp's idea of
-// repacking Q4_0 into interleaved rows at load (its "q4_0_16x8"-style layouts), with the rows-in-lanes
+// row against ONE Q8_0 activation row) over them at 512 bits with AVX-512 BW (at 256 bits with AVX2 + FMA:
+// Q4_0Repack256.cs): llama.cpp's idea of repacking Q4_0 into interleaved rows at load (its block_q4_0x4 /
+// block_q4_0x8 layouts in ggml-cpu's repack), here with sixteen rows and the rows-in-lanes
 // arithmetic of Block32GemmLanes (see its header).
 //
 // Why at load: the prompt tile (Block32GemmLanes) unpacks and transposes each row tile per call and
@@ -26,7 +27,8 @@
 // of the eight chunks cannot overflow: 8 * 2 * 15 * 128 = 30720 < 32768; then one vpmaddwd by ones, less
 // 8 * sum(y)), then acc = fma((float)sumi, dw * dy, acc), block after block; so every output equals
 // ReferenceDot bit for bit. Not the prompt path (several activations: Block32GemmLanes), not for other
-// types, not for CPUs without AVX-512 BW (Supported is false there and nothing is repacked).
+// types. With AVX2 + FMA but not AVX-512 BW, Q4_0Repack256.cs runs the same product at 256 bits; without
+// those, Supported is false and nothing is repacked.
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using System.Runtime.Intrinsics;
@@ -35,7 +37,7 @@ using System.Runtime.Intrinsics.X86;
 namespace EdgeLM.Quantization;
 
 [SkipLocalsInit]
-internal static unsafe class Q4_0Repack
+internal static unsafe partial class Q4_0Repack
 {
     /// <summary>Rows per group: one row per int32 lane of a 512-bit register.</summary>
     public const int GroupRows = 16;
@@ -46,7 +48,7 @@ internal static unsafe class Q4_0Repack
     // Per thread, grown once and reused: the prepared activation (per block dy as float bits, 8 * sum(y)).
     [ThreadStatic] static int[]? t_prepared;
 
-    public static bool Supported => Avx512BW.IsSupported;
+    public static bool Supported => Avx512BW.IsSupported || (Avx2.IsSupported && Fma.IsSupported);
 
     /// <summary>Groups of sixteen rows (the last one padded).</summary>
     public static int Groups(int rows) => (rows + GroupRows - 1) / GroupRows;
@@ -62,7 +64,7 @@ internal static unsafe class Q4_0Repack
     /// would not reproduce it, and such a matrix keeps the mapped path (which follows ggml exactly).</summary>
     public static byte* Create(byte* w, long rb, int rows, int n)
     {
-        if (!Supported) throw new PlatformNotSupportedException("Q4_0 repacking needs AVX-512 BW");
+        if (!Supported) throw new PlatformNotSupportedException("Q4_0 repacking needs AVX-512 BW or AVX2 + FMA");
         byte* dst = (byte*)NativeMemory.AlignedAlloc((nuint)Size(rows, n), 64);
         if (Pack(w, rb, rows, n, dst)) return dst;
         NativeMemory.AlignedFree(dst);
@@ -76,10 +78,6 @@ internal static unsafe class Q4_0Repack
     public static bool Pack(byte* w, long rb, int rows, int n, byte* dst)
     {
         int nb = n / QK;
-        byte* tmp = stackalloc byte[GroupRows * 32 + 512 + 64];
-        byte* rowsBuf = tmp; // 16 rows x 32 bytes: the block's 16 quant bytes, then 16 unused
-        byte* t = (byte*)(((nint)(tmp + GroupRows * 32) + 63) & ~(nint)63); // the transposed 8 x 64 bytes
-        new Span<byte>(rowsBuf, GroupRows * 32).Clear();
         ushort special = 0x7C00; // an fp16 exponent of all ones: infinity or NaN
         for (int g = 0; g < Groups(rows); g++)
             for (int b = 0; b < nb; b += 2)
@@ -92,15 +90,12 @@ internal static unsafe class Q4_0Repack
                         byte* block = w + Math.Min(g * GroupRows + r, rows - 1) * rb + (long)(b + k) * WB;
                         d[r] = *(ushort*)block;
                         if ((d[r] & special) == special) return false;
-                        Vector128.Load(block + 2).Store(rowsBuf + 32 * r);
+                        // Block32GemmLanes.Transpose's result, written dword by dword (once, at load; it also
+                        // serves CPUs without AVX-512): vector j, lane r = row r's quant dword j.
+                        uint* q = (uint*)(dst + ScaleBytes + BlockQuantBytes * k) + r;
+                        uint* src = (uint*)(block + 2);
+                        q[0] = src[0]; q[16] = src[1]; q[32] = src[2]; q[48] = src[3];
                     }
-                    Block32GemmLanes.Transpose(rowsBuf, 32, t);
-                    // Dwords 0..3 of each row are its quant bytes: the first four transposed vectors.
-                    byte* q = dst + ScaleBytes + BlockQuantBytes * k;
-                    Vector512.Load(t).Store(q);
-                    Vector512.Load(t + 64).Store(q + 64);
-                    Vector512.Load(t + 128).Store(q + 128);
-                    Vector512.Load(t + 192).Store(q + 192);
                 }
                 dst += b + 1 < nb ? PairBytes : ScaleBytes + BlockQuantBytes; // an odd last block ends the group
             }
@@ -109,7 +104,11 @@ internal static unsafe class Q4_0Repack
 
     /// <summary>y[r - start] = dot(W[r], x) for r in [start, end), W repacked by <see cref="Pack"/> from a
     /// matrix of n columns, x one Q8_0 row of n elements. Outputs outside [start, end) are not touched.</summary>
-    public static void Rows(byte* packed, int n, int start, int end, byte* x, float* y)
+    public static void Rows(byte* packed, int n, int start, int end, byte* x, float* y) =>
+        Rows(packed, n, start, end, x, y, Avx512BW.IsSupported ? SimdLevel.Vector512 : SimdLevel.Vector256);
+
+    /// <summary>The same at a given width (Vector512 or Vector256; for tests).</summary>
+    internal static void Rows(byte* packed, int n, int start, int end, byte* x, float* y, SimdLevel level)
     {
         if (start >= end) return;
         int nb = n / QK;
@@ -121,8 +120,19 @@ internal static unsafe class Q4_0Repack
             // One group at a time, so the weights are read as one sequential stream: two groups per pass
             // (sharing the activation's broadcasts) read two streams a group apart and measured at half the
             // bandwidth from memory (15 vs 33 GB/s on a 151936 x 896 matrix), for no gain from cache.
-            for (int g = start / GroupRows, gEnd = (end + GroupRows - 1) / GroupRows; g < gEnd; g++)
-                Store(One(packed + g * groupBytes, nb, x + 2, p), g * GroupRows, start, end, y);
+            int g0 = start / GroupRows, gEnd = (end + GroupRows - 1) / GroupRows;
+            if (level == SimdLevel.Vector512)
+            {
+                for (int g = g0; g < gEnd; g++)
+                    Store(One(packed + g * groupBytes, nb, x + 2, p), g * GroupRows, start, end, y);
+                return;
+            }
+            for (int g = g0; g < gEnd; g++)
+            {
+                var (lo, hi) = One256(packed + g * groupBytes, nb, x + 2, p);
+                Store256(lo, g * GroupRows, start, end, y);
+                Store256(hi, g * GroupRows + 8, start, end, y);
+            }
         }
     }
 

@@ -1,10 +1,12 @@
-// The decode product over Q4_0 weights repacked at load into sixteen-row groups (Q4_0Repack): over 53
+// The decode product over Q4_0 weights repacked at load into sixteen-row groups (Q4_0Repack), at 512 and
+// 256 bits: over 53
 // rows (three full groups and a padded one), row ranges that start and end inside a group, lengths of one,
 // three and 28 blocks, and extreme raw blocks (every nibble 0 or 15 against activations of -128 or 127,
 // the int16 sums' worst case; scales of fp16's largest finite value, negative ones and subnormal ones).
 // Every output must equal
 // Block32GemmLanes.ReferenceDot bit for bit (the same order of integer sums and FMAs), and outputs outside
 // the range must stay untouched.
+using System.Runtime.Intrinsics.X86;
 using EdgeLM.Quantization;
 using EdgeLM.Tensors;
 using EdgeLM.Tests.Support;
@@ -21,7 +23,7 @@ public unsafe class Q4_0RepackTests
     [MemberData(nameof(Lengths))]
     public void Outputs_equal_the_reference_order(int n)
     {
-        if (!Q4_0Repack.Supported) return; // the layout is only built on AVX-512 BW CPUs
+        if (!Q4_0Repack.Supported) return; // the layout is only built on AVX-512 BW or AVX2 + FMA CPUs
         var (wq, xq) = Make(n, seed: n);
         Check(wq, xq, n, "gaussian");
     }
@@ -71,22 +73,25 @@ public unsafe class Q4_0RepackTests
             byte* packed = Q4_0Repack.Create(pw, rb, Rows, n);
             try
             {
-                foreach (var (r0, r1) in new[] { (0, Rows), (3, 19), (15, 17), (16, 48), (31, 32), (50, Rows), (5, 6) })
+                foreach (var level in Levels())
                 {
-                    var y = new float[Rows + 2];
-                    Array.Fill(y, float.NaN);
-                    fixed (float* py = y) Q4_0Repack.Rows(packed, n, r0, r1, px, py + 1 + r0);
-                    for (int i = 0; i < y.Length; i++)
+                    foreach (var (r0, r1) in new[] { (0, Rows), (3, 19), (15, 17), (16, 48), (31, 32), (50, Rows), (5, 6), (8, 9) })
                     {
-                        int r = i - 1;
-                        if (r < r0 || r >= r1)
+                        var y = new float[Rows + 2];
+                        Array.Fill(y, float.NaN);
+                        fixed (float* py = y) Q4_0Repack.Rows(packed, n, r0, r1, px, py + 1 + r0, level);
+                        for (int i = 0; i < y.Length; i++)
                         {
-                            Assert.True(float.IsNaN(y[i]), $"{what} n={n} [{r0},{r1}): slot of row {r} was written");
-                            continue;
+                            int r = i - 1;
+                            if (r < r0 || r >= r1)
+                            {
+                                Assert.True(float.IsNaN(y[i]), $"{what} {level} n={n} [{r0},{r1}): slot of row {r} was written");
+                                continue;
+                            }
+                            float want = Block32GemmLanes.ReferenceDot(GgmlType.Q4_0, pw + r * rb, px, n);
+                            Assert.True(BitConverter.SingleToInt32Bits(y[i]) == BitConverter.SingleToInt32Bits(want),
+                                $"{what} {level} n={n} [{r0},{r1}) row {r}: repacked {y[i]:R}, reference order {want:R}");
                         }
-                        float want = Block32GemmLanes.ReferenceDot(GgmlType.Q4_0, pw + r * rb, px, n);
-                        Assert.True(BitConverter.SingleToInt32Bits(y[i]) == BitConverter.SingleToInt32Bits(want),
-                            $"{what} n={n} [{r0},{r1}) row {r}: repacked {y[i]:R}, reference order {want:R}");
                     }
                 }
             }
@@ -95,6 +100,13 @@ public unsafe class Q4_0RepackTests
                 Q4_0Repack.Free(packed);
             }
         }
+    }
+
+    /// <summary>The widths this CPU runs: 512 bits (sixteen rows per register), 256 (two halves of eight).</summary>
+    static IEnumerable<SimdLevel> Levels()
+    {
+        if (Avx512BW.IsSupported) yield return SimdLevel.Vector512;
+        if (Avx2.IsSupported && Fma.IsSupported) yield return SimdLevel.Vector256;
     }
 
     static (byte[] Wq, byte[] Xq) Make(int n, int seed)
