@@ -1,4 +1,4 @@
-// edgelm bench MODEL [-p 512] [-n 128] [--threads N] [--repeats R] [-ctk T -ctv T] [--json]: prompt processing and
+// edgelm bench MODEL [-p 512] [-n 128] [--threads N] [--repeats R] [-ctk T -ctv T] [--no-repack] [--json]: prompt processing and
 // decode speed of one model, medians of several repeats from a fresh context, with load time and
 // peak resident memory. The side-by-side comparison with llama.cpp lives in bench/EdgeLM.Bench.
 using System.CommandLine;
@@ -20,20 +20,21 @@ public static class BenchCommand
         var repeats = new Option<int>("--repeats", "-r") { Description = "repeats; the median is reported", DefaultValueFactory = _ => 5 };
         var batch = new Option<int>("--batch", "-b") { Description = "tokens per forward pass in prompt processing", DefaultValueFactory = _ => 256 };
         var json = new Option<bool>("--json") { Description = "print JSON" };
+        var noRepack = NoRepackFlag.Create();
         var cache = new CacheFlags();
-        var command = new Command("bench", "Measure prompt processing and decode speed") { model, prompt, gen, threads, repeats, batch, json };
+        var command = new Command("bench", "Measure prompt processing and decode speed") { model, prompt, gen, threads, repeats, batch, json, noRepack };
         cache.AddTo(command);
         command.SetAction((r, ct) => Commands.Guard(() => Task.FromResult(Run(r.GetValue(model)!, r.GetValue(prompt), r.GetValue(gen),
-            r.GetValue(repeats), r.GetValue(json),
+            r.GetValue(repeats), r.GetValue(json), new LoadOptions { Repack = !r.GetValue(noRepack) },
             new SessionOptions { Threads = r.GetValue(threads), BatchSize = r.GetValue(batch), KeyCacheType = cache.Keys(r), ValueCacheType = cache.Values(r) }, ct))));
         return command;
     }
 
-    static int Run(string path, int p, int n, int repeats, bool json, SessionOptions options, CancellationToken ct)
+    static int Run(string path, int p, int n, int repeats, bool json, LoadOptions load, SessionOptions options, CancellationToken ct)
     {
         if (p < 1 || n < 1 || repeats < 1) throw new ArgumentException("-p, -n and --repeats must be at least 1");
         var clock = Stopwatch.StartNew();
-        using var model = LanguageModel.Load(path);
+        using var model = LanguageModel.Load(path, load);
         double loadSecs = clock.Elapsed.TotalSeconds;
         using var session = model.CreateSession(options with { ContextLength = p + n + 1 });
         var state = session.State;
@@ -83,6 +84,7 @@ public static class BenchCommand
                 ["decode_tok_s"] = Median(tg),
                 ["load_s"] = loadSecs,
                 ["peak_rss_mb"] = peakMb,
+                ["repacked_mb"] = model.Decoder.Weights.RepackedBytes / 1e6,
                 ["threads"] = session.Threads,
                 ["kernel"] = Cpu.InstructionSet,
                 ["prompt_tokens"] = p,
@@ -96,7 +98,7 @@ public static class BenchCommand
             Console.Out.WriteLine($"prefill      {Median(pp):F1} tok/s ({p} tokens, median of {repeats})");
             Console.Out.WriteLine($"decode       {Median(tg):F1} tok/s ({n} tokens, median of {repeats})");
             Console.Out.WriteLine($"load         {loadSecs:F3} s");
-            Console.Out.WriteLine($"peak RSS     {peakMb:F0} MB");
+            Console.Out.WriteLine($"peak RSS     {peakMb:F0} MB (repacked weights {model.Decoder.Weights.RepackedBytes / 1e6:F0} MB)");
             Console.Out.WriteLine($"threads      {session.Threads}, kernels {Cpu.InstructionSet}");
         }
         return 0;

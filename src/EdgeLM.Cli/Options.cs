@@ -53,6 +53,7 @@ public sealed class SessionFlags
     public Option<string?> Tokenizer { get; } = new("--tokenizer") { Description = "tokenizer file to use instead of the model's own" };
     public CacheFlags Cache { get; } = new();
     public LoraFlag Lora { get; } = new();
+    public Option<bool> NoRepack { get; } = NoRepackFlag.Create();
 
     public void AddTo(Command c)
     {
@@ -62,12 +63,14 @@ public sealed class SessionFlags
         c.Options.Add(Tokenizer);
         Cache.AddTo(c);
         Lora.AddTo(c);
+        c.Options.Add(NoRepack);
     }
 
     public LoadOptions Load(ParseResult r) => new()
     {
         TokenizerPath = r.GetValue(Tokenizer),
         Adapters = Lora.Read(r),
+        Repack = !r.GetValue(NoRepack),
     };
 
     public SessionOptions Session(ParseResult r) => new()
@@ -77,6 +80,15 @@ public sealed class SessionFlags
         BatchSize = r.GetValue(Batch),
         KeyCacheType = Cache.Keys(r),
         ValueCacheType = Cache.Values(r),
+    };
+}
+
+/// <summary>llama.cpp's --no-repack: keep the weights as mapped from the file (LoadOptions.Repack off).</summary>
+public static class NoRepackFlag
+{
+    public static Option<bool> Create() => new("--no-repack")
+    {
+        Description = "do not repack weights at load for faster decoding (less memory, slower Q4_0 decode)",
     };
 }
 

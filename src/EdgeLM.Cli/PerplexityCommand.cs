@@ -19,12 +19,13 @@ public static class PerplexityCommand
         var tokenizer = new Option<string?>("--tokenizer") { Description = "tokenizer file to use instead of the model's own" };
         var cache = new CacheFlags();
         var lora = new LoraFlag();
-        var command = new Command("perplexity", "Score a text file the way llama.cpp's perplexity tool does") { model, file, ctx, json, threads, batch, tokenizer };
+        var noRepack = NoRepackFlag.Create();
+        var command = new Command("perplexity", "Score a text file the way llama.cpp's perplexity tool does") { model, file, ctx, json, threads, batch, tokenizer, noRepack };
         cache.AddTo(command);
         lora.AddTo(command);
         command.SetAction((r, ct) => Commands.Guard(() => Task.FromResult(Run(r.GetValue(model)!, r.GetValue(file)!, r.GetValue(ctx),
             r.GetValue(json), new SessionOptions { Threads = r.GetValue(threads), BatchSize = r.GetValue(batch), KeyCacheType = cache.Keys(r), ValueCacheType = cache.Values(r) },
-            new LoadOptions { TokenizerPath = r.GetValue(tokenizer), Adapters = lora.Read(r) }, ct))));
+            new LoadOptions { TokenizerPath = r.GetValue(tokenizer), Adapters = lora.Read(r), Repack = !r.GetValue(noRepack) }, ct))));
         return command;
     }
 

@@ -46,8 +46,11 @@ public sealed class DecoderModel : IDisposable
     public void UseAdapters(IReadOnlyList<ScaledLora> adapters) =>
         Lora = adapters.Count == 0 ? null : new LoraStack(this, adapters);
 
-    /// <summary>Builds the model over a source; the source is owned by the model from then on.</summary>
-    public static DecoderModel Load(IModelSource source)
+    /// <summary>Builds the model over a source; the source is owned by the model from then on. With
+    /// <paramref name="repack"/>, matrices with a faster decode layout on this CPU get a repacked copy
+    /// (DecoderWeights.Load): faster decoding for about the matrices' size again in memory. Off by
+    /// default, for the callers that read the mapped tensors themselves (training, conversion).</summary>
+    public static DecoderModel Load(IModelSource source, bool repack = false)
     {
         string? archName = source.Metadata.TryGetValue("general.architecture", out var a) ? a.Value as string : null;
         var arch = Architectures.Get(source.Path, archName);
@@ -58,7 +61,7 @@ public sealed class DecoderModel : IDisposable
         // HF-ordered llama Q/K rows need rotate-half RoPE; GGUF llama stores them permuted for pairs.
         bool neox = arch.RopeNeox || source.QkRotateHalf;
         var config = ModelConfig.FromMetadata(source.Path, source.Metadata, arch.Name, checked((int)embd.Dimensions[1]), neox);
-        var weights = DecoderWeights.Load(source, config, arch.Layer);
+        var weights = DecoderWeights.Load(source, config, arch.Layer, repack);
         return new DecoderModel(source, arch, config, weights);
     }
 
@@ -164,7 +167,11 @@ public sealed class DecoderModel : IDisposable
                 Config.RopeDimensions, Config.RopeFreqBase, Weights.RopeFreqs, Config.RopeFreqScale);
     }
 
-    public void Dispose() => Source.Dispose();
+    public void Dispose()
+    {
+        Weights.FreeRepacked();
+        Source.Dispose();
+    }
 }
 
 /// <summary>The element-wise work between the matrix products, split across the pool by rows for a prompt:

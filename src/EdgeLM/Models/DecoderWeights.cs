@@ -1,6 +1,8 @@
 // The weights of a llama-style decoder, looked up by GGUF name and checked against the config:
 // every shape is validated here, once, so the forward pass can trust it. Matrices stay in the
-// mapped file; the small vectors (norms, biases) are dequantized into float arrays.
+// mapped file; the small vectors (norms, biases) are dequantized into float arrays. On request, Q4_0
+// matrices also get a repacked copy for decode (WeightMatrix.Repack), built after every check has passed
+// and freed by FreeRepacked (the model's Dispose).
 using EdgeLM.Formats;
 using EdgeLM.Quantization;
 
@@ -37,7 +39,45 @@ public sealed class DecoderWeights
     /// <summary>What a layer of this architecture must or may have beyond the llama core.</summary>
     public sealed record Options(bool QkvBias, bool QkNorm);
 
-    public static DecoderWeights Load(IModelSource src, ModelConfig c, Options opt)
+    /// <summary>Every matrix once (the tied output head is the embedding).</summary>
+    public IEnumerable<WeightMatrix> Matrices()
+    {
+        yield return TokenEmbd;
+        foreach (var L in Layers)
+        {
+            yield return L.AttnQ; yield return L.AttnK; yield return L.AttnV; yield return L.AttnOutput;
+            yield return L.FfnGate; yield return L.FfnUp; yield return L.FfnDown;
+        }
+        if (!TiedOutput) yield return Output;
+    }
+
+    /// <summary>Bytes of native memory the repacked copies hold.</summary>
+    public long RepackedBytes => Matrices().Where(m => m.IsRepacked).Sum(m => Quantization.Q4_0Repack.Size(m.Rows, m.Cols));
+
+    /// <summary>Frees every repacked copy (the model's Dispose).</summary>
+    internal void FreeRepacked()
+    {
+        foreach (var m in Matrices()) m.FreeRepacked();
+    }
+
+    /// <summary>Builds the repacked copies, the matrices in parallel (about 0.15 s more load time for
+    /// Qwen2.5-0.5B Q4_0 on two cores, mostly first reads of the mapped file); on failure, frees what was built.</summary>
+    void Repack()
+    {
+        try
+        {
+            Parallel.ForEach(Matrices().Where(m => m.CanRepack), m => m.Repack());
+        }
+        catch
+        {
+            FreeRepacked();
+            throw;
+        }
+    }
+
+    /// <param name="repack">Build repacked copies of the matrices that have a faster decode layout on this
+    /// CPU (Q4_0 with AVX-512 BW or AVX2 + FMA): about the matrices' size again in native memory.</param>
+    public static DecoderWeights Load(IModelSource src, ModelConfig c, Options opt, bool repack = false)
     {
         var byName = src.Tensors.ToDictionary(t => t.Name, StringComparer.Ordinal);
         var used = new HashSet<string>(StringComparer.Ordinal);
@@ -98,6 +138,7 @@ public sealed class DecoderWeights
         if (unused.Count > 0)
             throw new InvalidModelFileException(src.Path,
                 $"{unused.Count} tensor(s) this {c.Architecture} model does not use, e.g. '{unused[0]}' (a different architecture?)");
+        if (repack) weights.Repack();
         return weights;
     }
 }

@@ -1,7 +1,9 @@
 // y = x · Wᵀ for a micro-batch: activations (T, Cols) are quantized once to the weight type's
 // vec_dot type (as llama.cpp does), then the rows of W are split across the worker pool. Each
 // weight row is read once for all T activation rows, so prompt processing streams the weights
-// once per micro-batch rather than once per token (QuantKernels.MatMulRows).
+// once per micro-batch rather than once per token (QuantKernels.MatMulRows). A decode product (T = 1)
+// over a repacked matrix (WeightMatrix.Repacked) is split by its sixteen-row groups instead, so no
+// group is shared by two threads.
 using EdgeLM.Kernels;
 using EdgeLM.Quantization;
 
@@ -14,7 +16,8 @@ public sealed unsafe class MatMul : IParallelJob
     byte* _xq;
     long _xqStride;
     int _t;
-    int _unit;
+    int _unit; // rows per pool item (see Run)
+    bool _repacked; // a decode product over Q4_0Repack groups
 
     /// <summary>Rows per pool item for a micro-batch: a multiple of every blocked kernel's row tile
     /// (Block32GemmLanes 32, KQuantLanes 16, Block32Gemm256 2).</summary>
@@ -76,10 +79,12 @@ public sealed unsafe class MatMul : IParallelJob
             _xq = pq;
             _xqStride = s.ActivationRowBytes;
             _t = T;
-            // The pool hands out units of rows: one row for a single token; for a micro-batch a whole row tile
-            // of the blocked kernels (32 rows), since a chunk ending inside a tile pads it with repeated rows
-            // (896 rows in chunks of 112 cost 12% more tile work on two threads).
-            _unit = T == 1 ? 1 : PromptRowUnit;
+            // The pool hands out units of rows: for a single token one row, or one sixteen-row group of a
+            // repacked matrix; for a micro-batch a whole row tile of the blocked kernels (32 rows), since a
+            // chunk ending inside a tile pads it with repeated rows (896 rows in chunks of 112 cost 12% more
+            // tile work on two threads).
+            _repacked = T == 1 && w.Repacked != null;
+            _unit = T > 1 ? PromptRowUnit : _repacked ? Q4_0Repack.GroupRows : 1;
             // At least ~64K multiply-adds per chunk: below that, handing work to another thread costs more than it saves.
             int grain = Math.Max(16, 65536 / Math.Max(1, w.Cols * T));
             s.Pool.For((w.Rows + _unit - 1) / _unit, Math.Max(1, grain / _unit), this);
@@ -94,13 +99,18 @@ public sealed unsafe class MatMul : IParallelJob
         Run(s, w, y, T);
     }
 
-    /// <summary>Units [start, end) of the product (rows, or row tiles for a micro-batch: see Run).</summary>
+    /// <summary>Units [start, end) of the product (rows, repacked groups or row tiles: see Run).</summary>
     public void Execute(int start, int end)
     {
         var w = _w!;
         int rows = w.Rows, cols = w.Cols;
         (start, end) = (start * _unit, Math.Min(rows, end * _unit));
         var xRowLen = (int)_xqStride;
+        if (_repacked)
+        {
+            Q4_0Repack.Rows(w.Repacked, cols, start, end, _xq, _y + start);
+            return;
+        }
         if (_t == 1)
         {
             QuantKernels.VecDotRows(w.Type, w.Data, w.RowBytes, start, end,

@@ -125,6 +125,23 @@ public class CliTests(CliFixture f) : IClassFixture<CliFixture>
     }
 
     [Fact]
+    public void Bench_no_repack_keeps_the_mapped_weights()
+    {
+        string path = f.Dir.File("q4_0.gguf");
+        RandomModel.Write(path, new RandomModelShape("qwen2", Dim: 64, Tied: true), GgmlType.Q4_0, seed: 4);
+        double Repacked(params string[] extra)
+        {
+            var r = CliRunner.Run(["bench", path, "-p", "4", "-n", "4", "--repeats", "1", "--threads", "1", "--json", .. extra]);
+            Assert.True(r.ExitCode == 0, r.StdErr);
+            using var doc = JsonDocument.Parse(r.StdOut);
+            return doc.RootElement.GetProperty("repacked_mb").GetDouble();
+        }
+        // Q4_0 is repacked where the CPU has the kernel for it (AVX-512 BW or AVX2 + FMA), and never with --no-repack.
+        Assert.Equal(EdgeLM.Quantization.Q4_0Repack.Supported, Repacked() > 0);
+        Assert.Equal(0, Repacked("--no-repack"));
+    }
+
+    [Fact]
     public void Chat_renders_the_models_own_template_with_its_special_tokens()
     {
         string path = f.Dir.File("chatml.gguf");
