@@ -31,7 +31,7 @@ public static unsafe class GgmlNative
 
     /// <summary>True on Linux x64 where the AVX-512 build is deployed (the machines ORACLE.md
     /// describes). Not tied to the runtime's own instruction-set switches, so the oracle still runs
-    /// when tests are repeated with DOTNET_EnableAVX512F=0 and the like.</summary>
+    /// when tests are repeated with DOTNET_EnableAVX512=0 and the like.</summary>
     public static bool Available =>
         OperatingSystem.IsLinux() && RuntimeInformation.ProcessArchitecture == Architecture.X64
         && File.Exists(Path.Combine(AppContext.BaseDirectory, "runtimes", "linux-x64", "native", "avx512", "libggml-cpu.so"));
