@@ -163,7 +163,7 @@ internal static unsafe partial class Block32GemmLanes
     }
 
     /// <summary>Per activation and block: its scale as float bits and Offset * (sum of its 32 quants).</summary>
-    static void PrepareActivations<T>(byte* a, long ab, int na, int nb, int* p) where T : ILanes32
+    internal static void PrepareActivations<T>(byte* a, long ab, int na, int nb, int* p) where T : ILanes32
     {
         var flip = Vector256.Create((byte)0x80);
         for (int t = 0; t < na; t++)

@@ -115,7 +115,7 @@ internal static unsafe partial class Q4_0Repack
         var buf = t_prepared is { } s && s.Length >= 2 * nb ? s : (t_prepared = GC.AllocateUninitializedArray<int>(Math.Max(2 * nb, 64), pinned: true));
         fixed (int* p = buf)
         {
-            Prepare(x, nb, p);
+            Block32GemmLanes.PrepareActivations<Q4_0Lanes>(x, 0, 1, nb, p); // per block: dy, 8 * sum(y)
             long groupBytes = GroupBytes(nb);
             // One group at a time, so the weights are read as one sequential stream: two groups per pass
             // (sharing the activation's broadcasts) read two streams a group apart and measured at half the
@@ -133,19 +133,6 @@ internal static unsafe partial class Q4_0Repack
                 Store256(lo, g * GroupRows, start, end, y);
                 Store256(hi, g * GroupRows + 8, start, end, y);
             }
-        }
-    }
-
-    /// <summary>Per block of x: its scale as float bits and 8 * (sum of its 32 quants).</summary>
-    static void Prepare(byte* x, int nb, int* p)
-    {
-        var flip = Vector256.Create((byte)0x80);
-        for (int b = 0; b < nb; b++, x += YB, p += 2)
-        {
-            // sum(y) = sum(y + 128) - 32 * 128, the biased sum by vpsadbw against zero.
-            var sad = Avx2.SumAbsoluteDifferences(Vector256.Load(x + 2) ^ flip, Vector256<byte>.Zero).AsUInt64();
-            p[0] = BitConverter.SingleToInt32Bits(QuantMath.HalfToFloat(*(ushort*)x));
-            p[1] = 8 * ((int)Vector256.Sum(sad) - 32 * 128);
         }
     }
 

@@ -1,6 +1,7 @@
-// The speed paths' own invariants: the inlined binary16 widening and narrowing against System.Half (every
-// half; every float at a rounding boundary), and the SIMD dots against the scalar reference on long rows of many random seeds (the decode shapes'
-// block counts), where a wrong lane or scale index shows up even if short rows happen to agree.
+// The speed paths' own invariants: the inlined binary16 widening and narrowing against System.Half
+// (every half; every float at a rounding boundary), and the SIMD dots against the scalar reference on
+// long rows of many random seeds (the decode shapes' block counts), where a wrong lane or scale index
+// shows up even if short rows happen to agree.
 using EdgeLM.Quantization;
 using EdgeLM.Tensors;
 using EdgeLM.Tests.Support;

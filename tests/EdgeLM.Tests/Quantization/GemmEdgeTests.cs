@@ -3,8 +3,9 @@
 // counts around the tile and the 64-token micro-batch (1, 3, 5, 63, 64, 65), odd row counts, rows with
 // every block tail, and raw blocks with extreme fp16 scales (largest finite, subnormal, zero, negative)
 // and extreme quants (all nibbles 0 or 15, all Q5_0 high bits set, Q8_0 at +-127). Every output must
-// equal QuantDots.ResolveGemmDot's function of the same level and micro-batch bit for bit, at every available level (CI also runs this
-// namespace with AVX-512 and AVX2 switched off). Also: no allocation per call after the first.
+// equal QuantDots.ResolveGemmDot's function of the same level and micro-batch bit for bit, at every
+// available level (CI also runs this namespace with AVX-512 and AVX2 switched off). Also: no
+// allocation per call after the first.
 using System.Buffers.Binary;
 using EdgeLM.Quantization;
 using EdgeLM.Tensors;
