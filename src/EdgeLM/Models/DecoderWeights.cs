@@ -52,7 +52,7 @@ public sealed class DecoderWeights
     }
 
     /// <summary>Bytes of native memory the repacked copies hold.</summary>
-    public long RepackedBytes => Matrices().Where(m => m.IsRepacked).Sum(m => Quantization.Q4_0Repack.Size(m.Rows, m.Cols));
+    public long RepackedBytes => Matrices().Sum(m => m.RepackedBytes);
 
     /// <summary>Frees every repacked copy (the model's Dispose).</summary>
     internal void FreeRepacked()

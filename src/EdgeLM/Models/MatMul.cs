@@ -17,7 +17,7 @@ public sealed unsafe class MatMul : IParallelJob
     long _xqStride;
     int _t;
     int _unit; // rows per pool item (see Run)
-    bool _repacked; // a decode product over Q4_0Repack groups
+    bool _repacked; // a decode product over DecodeRepack's sixteen-row groups
 
     /// <summary>Rows per pool item for a micro-batch: a multiple of every blocked kernel's row tile
     /// (Block32GemmLanes 32, KQuantLanes 16, Block32Gemm256 2).</summary>
@@ -84,7 +84,7 @@ public sealed unsafe class MatMul : IParallelJob
             // chunk ending inside a tile pads it with repeated rows (896 rows in chunks of 112 cost 12% more
             // tile work on two threads).
             _repacked = T == 1 && w.Repacked != null;
-            _unit = T > 1 ? PromptRowUnit : _repacked ? Q4_0Repack.GroupRows : 1;
+            _unit = T > 1 ? PromptRowUnit : _repacked ? DecodeRepack.GroupRows : 1;
             // At least ~64K multiply-adds per chunk: below that, handing work to another thread costs more than it saves.
             int grain = Math.Max(16, 65536 / Math.Max(1, w.Cols * T));
             s.Pool.For((w.Rows + _unit - 1) / _unit, Math.Max(1, grain / _unit), this);
@@ -108,7 +108,7 @@ public sealed unsafe class MatMul : IParallelJob
         var xRowLen = (int)_xqStride;
         if (_repacked)
         {
-            Q4_0Repack.Rows(w.Repacked, cols, start, end, _xq, _y + start);
+            DecodeRepack.Rows(w.Type, w.Repacked, cols, start, end, _xq, _y + start);
             return;
         }
         if (_t == 1)

@@ -1,0 +1,53 @@
+// The one place that says which weight types have a decode layout built at load (sixteen-row groups,
+// rows in SIMD lanes; see Q4_0Repack's header for the idea) and routes to each type's kernel. A type
+// joins by an arm in each switch below: whether it can be repacked on this CPU for a row length, the
+// size of its layout, building it, and the decode product over it. Not the prompt path (several
+// activations read the mapped rows through QuantKernels.MatMulRows) and not the embedding lookup.
+using EdgeLM.Tensors;
+
+namespace EdgeLM.Quantization;
+
+internal static unsafe class DecodeRepack
+{
+    /// <summary>Rows per group of every repacked layout (one row per int32 lane of a 512-bit register);
+    /// a decode product splits its work by whole groups.</summary>
+    public const int GroupRows = 16;
+
+    /// <summary>Whether a matrix of this type and row length gets a repacked layout on this CPU.</summary>
+    public static bool CanRepack(GgmlType type, int cols) => type switch
+    {
+        GgmlType.Q4_0 => Q4_0Repack.Supported && cols % 32 == 0,
+        _ => false,
+    };
+
+    /// <summary>Bytes of the layout of rows x cols weights of this type.</summary>
+    public static long Size(GgmlType type, int rows, int cols) => type switch
+    {
+        GgmlType.Q4_0 => Q4_0Repack.Size(rows, cols),
+        _ => throw Unsupported(type),
+    };
+
+    /// <summary>The layout of rows x cols weights (row r at w + r * rowBytes) in 64-byte aligned native
+    /// memory (free it with <see cref="Free"/>), or null when this matrix keeps the mapped path (a value
+    /// the fast kernel would not reproduce, such as an infinite scale).</summary>
+    public static byte* Create(GgmlType type, byte* w, long rowBytes, int rows, int cols) => type switch
+    {
+        GgmlType.Q4_0 => Q4_0Repack.Create(w, rowBytes, rows, cols),
+        _ => throw Unsupported(type),
+    };
+
+    public static void Free(byte* packed) => System.Runtime.InteropServices.NativeMemory.AlignedFree(packed);
+
+    /// <summary>y[r - start] = dot(W[r], x) for r in [start, end), W in this type's layout, x one activation
+    /// row in the type's vec-dot type (QuantKernels.VecDotType). Outputs outside [start, end) are not touched.</summary>
+    public static void Rows(GgmlType type, byte* packed, int cols, int start, int end, byte* x, float* y)
+    {
+        switch (type)
+        {
+            case GgmlType.Q4_0: Q4_0Repack.Rows(packed, cols, start, end, x, y); break;
+            default: throw Unsupported(type);
+        }
+    }
+
+    static NotSupportedException Unsupported(GgmlType type) => new($"no repacked decode layout for {type}");
+}
