@@ -2,7 +2,9 @@
 // a weight matrix against one activation row, single-threaded) in EdgeLM (QuantKernels.VecDotRows),
 // in llama.cpp (vec_dot row by row) and as a plain streaming read of the same bytes?
 // Usage: dotnet run -c Release --project bench/EdgeLM.KernelBench -- [--runs N] [--types Q4_K,Q8_0]
-//        [--shapes 4864x896,2048x2048] [--min-ms M] [--acts T] [--gemm T] [--stat median|min]
+//        [--shapes 4864x896,2048x2048] [--min-ms M] [--acts T] [--gemm T] [--stat median|min] [--repacked true]
+// With --repacked true, "ours" is the decode product over the layout built at load (DecodeRepack) for the
+// types and row lengths that have one on this CPU, as a model loaded with repacking runs it.
 // With --acts T it asks the prompt-processing question instead (MultiBench.cs): the same
 // matrices against T activation rows at once. With --gemm T, the whole prompt-processing matrix
 // multiply (GemmBench.cs): quantize + blocked MatMulRows vs the previous tiled path vs ggml_mul_mat.
@@ -29,11 +31,12 @@ for (int i = 0; i + 1 < args.Length; i += 2)
         case "--acts": acts = int.Parse(args[i + 1]); break;
         case "--gemm": gemm = int.Parse(args[i + 1]); break;
         case "--stat": Bench.UseMin = args[i + 1] == "min"; break;
+        case "--repacked": Bench.Repacked = args[i + 1] != "false"; break;
         case "--types": types = args[i + 1].Split(',').Select(Enum.Parse<GgmlType>).ToArray(); break;
         case "--shapes":
             shapes = args[i + 1].Split(',').Select(s => s.Split('x')).Select(p => (int.Parse(p[0]), int.Parse(p[1]))).ToArray();
             break;
-        default: throw new ArgumentException($"unknown option {args[i]}; known: --runs --min-ms --types --shapes --acts --gemm --stat");
+        default: throw new ArgumentException($"unknown option {args[i]}; known: --runs --min-ms --types --shapes --acts --gemm --stat --repacked");
     }
 }
 
@@ -87,29 +90,35 @@ internal static unsafe class Bench
             var ours = new List<double>();
             var peer = new List<double>();
             var read = new List<double>();
+            byte* packed = Repacked && DecodeRepack.CanRepack(type, cols) ? DecodeRepack.Create(type, w, rb, rows, cols) : null;
             fixed (byte* a = act)
             fixed (float* yg = yGgml)
+            fixed (float* yo = yOurs)
             {
                 byte* ap = a;
-                float* ygp = yg;
+                float* ygp = yg, yop = yo;
+                Action oursRun = packed != null
+                    ? () => DecodeRepack.Rows(type, packed, cols, 0, rows, ap, yop)
+                    : () => QuantKernels.VecDotRows(type, w, rb, 0, rows, act, yOurs, cols);
                 // Warm up (tiered JIT reaches its optimized code after some calls), then repetitions
                 // per sample so a sample lasts at least minMs (timer resolution, noise).
                 var warm = Stopwatch.StartNew();
                 while (warm.ElapsedMilliseconds < 300)
                 {
-                    QuantKernels.VecDotRows(type, w, rb, 0, rows, act, yOurs, cols);
+                    oursRun();
                     StreamRead(w, bytes);
                 }
                 if (ggml) GgmlDots.Rows(type, w, rb, rows, ap, ygp, cols);
-                double once = Time(() => QuantKernels.VecDotRows(type, w, rb, 0, rows, act, yOurs, cols), 1);
+                double once = Time(oursRun, 1);
                 int reps = Math.Max(1, (int)Math.Ceiling(minMs / Math.Max(once, 1e-3)));
                 for (int r = 0; r < runs; r++)
                 {
-                    ours.Add(Time(() => QuantKernels.VecDotRows(type, w, rb, 0, rows, act, yOurs, cols), reps));
+                    ours.Add(Time(oursRun, reps));
                     if (ggml) peer.Add(Time(() => GgmlDots.Rows(type, w, rb, rows, ap, ygp, cols), reps));
                     read.Add(Time(() => StreamRead(w, bytes), reps));
                 }
             }
+            if (packed != null) DecodeRepack.Free(packed);
             double elements = (double)rows * cols;
             double o = Median(ours), g = ggml ? Median(peer) : double.NaN, b = Median(read);
             Console.WriteLine($"{type,-5} {$"{rows}x{cols}",-12} {bytes / 1e6,7:F1} | {Gbs(bytes, o),9:F1} {Ps(o, elements),7:F1} | {Gbs(bytes, g),9:F1} {Ps(g, elements),7:F1} | {Gbs(bytes, b),9:F1} {Ps(b, elements),7:F1} | {g / o,9:F2} {b / o,9:F2} | {MaxRelDiff(yOurs, yGgml, ggml),12:E2}");
@@ -119,6 +128,9 @@ internal static unsafe class Bench
             NativeMemory.AlignedFree(w);
         }
     }
+
+    /// <summary>--repacked: time the decode product over DecodeRepack's layout where the type has one.</summary>
+    internal static bool Repacked;
 
     public static void Warm(GgmlType type)
     {
