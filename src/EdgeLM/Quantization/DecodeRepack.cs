@@ -17,6 +17,7 @@ internal static unsafe class DecodeRepack
     public static bool CanRepack(GgmlType type, int cols) => type switch
     {
         GgmlType.Q4_0 => Q4_0Repack.Supported && cols % 32 == 0,
+        GgmlType.Q8_0 => Q8_0Repack.Supported && cols % 32 == 0,
         _ => false,
     };
 
@@ -24,6 +25,7 @@ internal static unsafe class DecodeRepack
     public static long Size(GgmlType type, int rows, int cols) => type switch
     {
         GgmlType.Q4_0 => Q4_0Repack.Size(rows, cols),
+        GgmlType.Q8_0 => Q8_0Repack.Size(rows, cols),
         _ => throw Unsupported(type),
     };
 
@@ -33,6 +35,7 @@ internal static unsafe class DecodeRepack
     public static byte* Create(GgmlType type, byte* w, long rowBytes, int rows, int cols) => type switch
     {
         GgmlType.Q4_0 => Q4_0Repack.Create(w, rowBytes, rows, cols),
+        GgmlType.Q8_0 => Q8_0Repack.Create(w, rowBytes, rows, cols),
         _ => throw Unsupported(type),
     };
 
@@ -45,6 +48,7 @@ internal static unsafe class DecodeRepack
         switch (type)
         {
             case GgmlType.Q4_0: Q4_0Repack.Rows(packed, cols, start, end, x, y); break;
+            case GgmlType.Q8_0: Q8_0Repack.Rows(packed, cols, start, end, x, y); break;
             default: throw Unsupported(type);
         }
     }
