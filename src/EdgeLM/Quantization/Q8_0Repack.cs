@@ -175,7 +175,7 @@ internal static unsafe partial class Q8_0Repack
 
     /// <summary>Lanes of f for rows row0.. that fall in [start, end), stored at y[row - start].</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    static void Store(Vector512<float> f, int row0, int start, int end, float* y)
+    internal static void Store(Vector512<float> f, int row0, int start, int end, float* y)
     {
         var lane = Vector512<int>.Indices + Vector512.Create(row0);
         var mask = (Vector512.GreaterThanOrEqual(lane, Vector512.Create(start)) & Vector512.LessThan(lane, Vector512.Create(end))).AsSingle();
@@ -199,7 +199,7 @@ internal static unsafe partial class Q8_0Repack
 
     /// <summary>Sixteen finite fp16 scales as floats, exactly (Q4_0Repack.Scales' widening).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    static Vector512<float> Scales(byte* s)
+    internal static Vector512<float> Scales(byte* s)
     {
         var bits = Avx512F.ConvertToVector512Int32(Vector256.Load((short*)s)) << 13;
         return (bits & Vector512.Create(unchecked((int)0x8FFFFFFF))).AsSingle() * Vector512.Create(5.192297e33f); // 2^112

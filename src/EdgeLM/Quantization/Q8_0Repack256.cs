@@ -33,7 +33,7 @@ internal static unsafe partial class Q8_0Repack
 
     /// <summary>Eight finite fp16 scales as floats, exactly (see Scales).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    static Vector256<float> Scales256(byte* s)
+    internal static Vector256<float> Scales256(byte* s)
     {
         var bits = Avx2.ConvertToVector256Int32((short*)s) << 13;
         return (bits & Vector256.Create(unchecked((int)0x8FFFFFFF))).AsSingle() * Vector256.Create(5.192297e33f); // 2^112
@@ -65,7 +65,7 @@ internal static unsafe partial class Q8_0Repack
     /// <summary>Lanes of f for rows row0.. that fall in [start, end), stored at y[row - start] (masked-off lanes
     /// are not accessed, as in Store).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    static void Store256(Vector256<float> f, int row0, int start, int end, float* y)
+    internal static void Store256(Vector256<float> f, int row0, int start, int end, float* y)
     {
         var lane = Vector256<int>.Indices + Vector256.Create(row0);
         var mask = (Vector256.GreaterThanOrEqual(lane, Vector256.Create(start)) & Vector256.LessThan(lane, Vector256.Create(end))).AsSingle();

@@ -1,5 +1,5 @@
-// A Q4_0 or Q8_0 model decoded token by token (every product T = 1) with its matrices repacked at load
-// (DecoderModel.Load(repack: true), Q4_0Repack / Q8_0Repack) against the same model on the mapped weights: the logits
+// A Q4_0, Q5_0 or Q8_0 model decoded token by token (every product T = 1) with its matrices repacked at load
+// (DecoderModel.Load(repack: true), Q4_0Repack / Q5_0Repack / Q8_0Repack) against the same model on the mapped weights: the logits
 // agree within float reassociation and the greedy tokens are the same. The vocabulary of 330 leaves the
 // output head's last sixteen-row group padded. Prompts (T > 1) do not read the repacked copy, so a prompt
 // gives the same logits bit for bit. Freeing on Dispose is exercised by every load here.
@@ -17,7 +17,7 @@ public class RepackParityTests(ITestOutputHelper output)
     /// per output then reduces them: the two differ by float reassociation (~1e-6 of a dot), which now and
     /// then moves one activation across a rounding step of its Q8_0 quantization in a later layer; that
     /// step then spreads. Measured here: max 1.0e-7 (llama) and 7.9e-8 (qwen2) of the largest |logit| for
-    /// Q4_0, 1.1e-7 and 7.7e-8 for Q8_0, no flipped step; the bound leaves room for a few flipped steps (one weighed up to 1.1% against llama.cpp,
+    /// Q4_0, 1.1e-7 and 7.7e-8 for Q8_0, 1.1e-7 and 7.7e-8 for Q5_0, no flipped step; the bound leaves room for a few flipped steps (one weighed up to 1.1% against llama.cpp,
     /// QuantizedParityTests) while staying far below the 3% allowed there.</summary>
     const float MaxRelativeTolerance = 2e-3f;
 
@@ -28,6 +28,8 @@ public class RepackParityTests(ITestOutputHelper output)
     [InlineData("llama", GgmlType.Q4_0)]
     [InlineData("qwen2", GgmlType.Q8_0)]
     [InlineData("llama", GgmlType.Q8_0)]
+    [InlineData("qwen2", GgmlType.Q5_0)]
+    [InlineData("llama", GgmlType.Q5_0)]
     public void Decode_logits_agree_with_and_without_repacking(string arch, GgmlType type)
     {
         if (!DecodeRepack.CanRepack(type, 256)) return; // nothing is repacked on this CPU: both loads are the same path
