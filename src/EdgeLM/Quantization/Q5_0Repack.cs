@@ -104,7 +104,7 @@ internal static unsafe partial class Q5_0Repack
     /// <summary>qh (bit i = element i's fifth bit) as the dword whose byte j bit c is element 4c + j's.</summary>
     internal static uint HighBits(uint qh)
     {
-        // Byte j gathers bits j, j + 4, ..., j + 28: one pext each where BMI2 has it (4x faster at load).
+        // Byte j gathers bits j, j + 4, ..., j + 28: one pext each where BMI2 has it (Create 2.4x faster).
         if (Bmi2.IsSupported)
             return Bmi2.ParallelBitExtract(qh, 0x11111111u) | Bmi2.ParallelBitExtract(qh, 0x22222222u) << 8
                 | Bmi2.ParallelBitExtract(qh, 0x44444444u) << 16 | Bmi2.ParallelBitExtract(qh, 0x88888888u) << 24;
