@@ -18,6 +18,8 @@ internal static unsafe class DecodeRepack
     {
         GgmlType.Q4_0 => Q4_0Repack.Supported && cols % 32 == 0,
         GgmlType.F16 => F16Repack.Supported && F16Repack.Fits(cols),
+        GgmlType.Q8_0 => Q8_0Repack.Supported && cols % 32 == 0,
+        GgmlType.Q5_0 => Q5_0Repack.Supported && cols % 32 == 0,
         _ => false,
     };
 
@@ -26,6 +28,8 @@ internal static unsafe class DecodeRepack
     {
         GgmlType.Q4_0 => Q4_0Repack.Size(rows, cols),
         GgmlType.F16 => F16Repack.Size(rows, cols),
+        GgmlType.Q8_0 => Q8_0Repack.Size(rows, cols),
+        GgmlType.Q5_0 => Q5_0Repack.Size(rows, cols),
         _ => throw Unsupported(type),
     };
 
@@ -36,6 +40,8 @@ internal static unsafe class DecodeRepack
     {
         GgmlType.Q4_0 => Q4_0Repack.Create(w, rowBytes, rows, cols),
         GgmlType.F16 => F16Repack.Create(w, rowBytes, rows, cols),
+        GgmlType.Q8_0 => Q8_0Repack.Create(w, rowBytes, rows, cols),
+        GgmlType.Q5_0 => Q5_0Repack.Create(w, rowBytes, rows, cols),
         _ => throw Unsupported(type),
     };
 
@@ -49,6 +55,8 @@ internal static unsafe class DecodeRepack
         {
             case GgmlType.Q4_0: Q4_0Repack.Rows(packed, cols, start, end, x, y); break;
             case GgmlType.F16: F16Repack.Rows(packed, cols, start, end, x, y); break;
+            case GgmlType.Q8_0: Q8_0Repack.Rows(packed, cols, start, end, x, y); break;
+            case GgmlType.Q5_0: Q5_0Repack.Rows(packed, cols, start, end, x, y); break;
             default: throw Unsupported(type);
         }
     }

@@ -1,0 +1,127 @@
+// The decode product over Q8_0 weights repacked at load into sixteen-row groups (Q8_0Repack), at 512 and
+// 256 bits: over 53 rows (three full groups and a padded one), row ranges that start and end inside a
+// group, lengths of one, three and 28 blocks, and extreme raw blocks (quants of -128 and 127 against
+// activations of -128 and 127, the int16 plane sums' worst case; scales of fp16's largest finite value,
+// negative ones and subnormal ones). Every output must equal Block32GemmLanes.ReferenceDot bit for bit
+// (the same order of integer sums and FMAs), and outputs outside the range must stay untouched; a matrix
+// with an infinite or NaN scale must not be repacked.
+using System.Runtime.Intrinsics.X86;
+using EdgeLM.Quantization;
+using EdgeLM.Tensors;
+using EdgeLM.Tests.Support;
+
+namespace EdgeLM.Tests.Quantization;
+
+public unsafe class Q8_0RepackTests
+{
+    const int Rows = 53;
+    const int BlockBytes = 34; // sizeof(BlockQ8_0)
+
+    public static TheoryData<int> Lengths() => new() { 32, 96, 896 };
+
+    [Theory]
+    [MemberData(nameof(Lengths))]
+    public void Outputs_equal_the_reference_order(int n)
+    {
+        if (!Q8_0Repack.Supported) return; // the layout is only built on AVX-512 BW or AVX2 + FMA CPUs
+        var (wq, xq) = Make(n, seed: n);
+        Check(wq, xq, n, "gaussian");
+    }
+
+    [Theory]
+    [MemberData(nameof(Lengths))]
+    public void Extreme_raw_blocks_equal_the_reference_order(int n)
+    {
+        if (!Q8_0Repack.Supported) return;
+        var (wq, xq) = Make(n, seed: 3 * n);
+        int rb = (int)GgmlTypes.RowBytes(GgmlType.Q8_0, n);
+        // Rows 0..15 all -128, rows 16..31 all 127, rows 32..47 alternating -128 / 127; the largest finite
+        // fp16 scale in some blocks, subnormal or negative ones in others. The activation's blocks are all
+        // -128, all 127, or alternate the two.
+        for (int r = 0; r < 48; r++)
+            for (int b = 0; b < n / 32; b++)
+            {
+                int o = r * rb + b * BlockBytes;
+                if (b % 3 == 0) { wq[o] = 0xFF; wq[o + 1] = 0x7B; } // 65504
+                else if (b % 3 == 1) { wq[o] = 0x03; wq[o + 1] = r % 2 == 0 ? (byte)0x00 : (byte)0x80; } // ±3 * 2^-24, subnormal
+                else wq[o + 1] |= 0x80; // negative
+                for (int i = 0; i < 32; i++)
+                    wq[o + 2 + i] = r < 16 ? (byte)0x80 : r < 32 ? (byte)0x7F : i % 2 == 0 ? (byte)0x80 : (byte)0x7F;
+            }
+        for (int b = 0; b < n / 32; b++)
+            for (int i = 0; i < 32; i++)
+                xq[b * BlockBytes + 2 + i] = (b % 3) switch { 0 => 0x80, 1 => 0x7F, _ => i % 2 == 0 ? (byte)0x80 : (byte)0x7F };
+        Check(wq, xq, n, "extreme");
+    }
+
+    [Fact]
+    public void A_matrix_with_an_infinite_or_nan_scale_is_not_repacked()
+    {
+        if (!Q8_0Repack.Supported) return;
+        const int n = 96;
+        int rb = (int)GgmlTypes.RowBytes(GgmlType.Q8_0, n);
+        foreach (ushort bad in new ushort[] { 0x7C00, 0xFC00, 0x7E00 }) // +inf, -inf, NaN
+        {
+            var (wq, _) = Make(n, seed: 1);
+            wq[37 * rb + BlockBytes] = (byte)bad; wq[37 * rb + BlockBytes + 1] = (byte)(bad >> 8); // row 37, block 1
+            fixed (byte* pw = wq) Assert.True(Q8_0Repack.Create(pw, rb, Rows, n) == null, $"scale 0x{bad:X4} was repacked");
+        }
+    }
+
+    static void Check(byte[] wq, byte[] xq, int n, string what)
+    {
+        int rb = (int)GgmlTypes.RowBytes(GgmlType.Q8_0, n);
+        fixed (byte* pw = wq)
+        fixed (byte* px = xq)
+        {
+            byte* packed = Q8_0Repack.Create(pw, rb, Rows, n);
+            Assert.True(packed != null, $"{what} n={n}: finite scales were not repacked");
+            try
+            {
+                foreach (var level in Levels())
+                {
+                    foreach (var (r0, r1) in new[] { (0, Rows), (3, 19), (15, 17), (16, 48), (31, 32), (50, Rows), (5, 6), (8, 9) })
+                    {
+                        var y = new float[Rows + 2];
+                        Array.Fill(y, float.NaN);
+                        fixed (float* py = y) Q8_0Repack.Rows(packed, n, r0, r1, px, py + 1 + r0, level);
+                        for (int i = 0; i < y.Length; i++)
+                        {
+                            int r = i - 1;
+                            if (r < r0 || r >= r1)
+                            {
+                                Assert.True(float.IsNaN(y[i]), $"{what} {level} n={n} [{r0},{r1}): slot of row {r} was written");
+                                continue;
+                            }
+                            float want = Block32GemmLanes.ReferenceDot(GgmlType.Q8_0, pw + r * rb, px, n);
+                            Assert.True(BitConverter.SingleToInt32Bits(y[i]) == BitConverter.SingleToInt32Bits(want),
+                                $"{what} {level} n={n} [{r0},{r1}) row {r}: repacked {y[i]:R}, reference order {want:R}");
+                        }
+                    }
+                }
+            }
+            finally
+            {
+                Q8_0Repack.Free(packed);
+            }
+        }
+    }
+
+    /// <summary>The widths this CPU runs: 512 bits (sixteen rows per register), 256 (two halves of eight).</summary>
+    static IEnumerable<SimdLevel> Levels()
+    {
+        if (Avx512BW.IsSupported) yield return SimdLevel.Vector512;
+        if (Avx2.IsSupported && Fma.IsSupported) yield return SimdLevel.Vector256;
+    }
+
+    static (byte[] Wq, byte[] Xq) Make(int n, int seed)
+    {
+        int rb = (int)GgmlTypes.RowBytes(GgmlType.Q8_0, n);
+        float[] w = RandomData.Gaussian(Rows * n, 100 + seed), x = RandomData.Gaussian(n, 200 + seed);
+        var wq = new byte[Rows * rb];
+        var xq = new byte[rb];
+        for (int r = 0; r < Rows; r++) QuantKernels.QuantizeReference(GgmlType.Q8_0, w.AsSpan(r * n, n), wq.AsSpan(r * rb, rb));
+        QuantKernels.Quantize(GgmlType.Q8_0, x, xq);
+        return (wq, xq);
+    }
+}
