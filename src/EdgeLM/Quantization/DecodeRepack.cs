@@ -17,6 +17,8 @@ internal static unsafe class DecodeRepack
     public static bool CanRepack(GgmlType type, int cols) => type switch
     {
         GgmlType.Q4_0 => Q4_0Repack.Supported && cols % 32 == 0,
+        GgmlType.Q4_K => Q4_KRepack.Supported && cols % 256 == 0,
+        GgmlType.Q6_K => Q6_KRepack.Supported && cols % 256 == 0,
         _ => false,
     };
 
@@ -24,6 +26,8 @@ internal static unsafe class DecodeRepack
     public static long Size(GgmlType type, int rows, int cols) => type switch
     {
         GgmlType.Q4_0 => Q4_0Repack.Size(rows, cols),
+        GgmlType.Q4_K => Q4_KRepack.Size(rows, cols),
+        GgmlType.Q6_K => Q6_KRepack.Size(rows, cols),
         _ => throw Unsupported(type),
     };
 
@@ -33,6 +37,8 @@ internal static unsafe class DecodeRepack
     public static byte* Create(GgmlType type, byte* w, long rowBytes, int rows, int cols) => type switch
     {
         GgmlType.Q4_0 => Q4_0Repack.Create(w, rowBytes, rows, cols),
+        GgmlType.Q4_K => Q4_KRepack.Create(w, rowBytes, rows, cols),
+        GgmlType.Q6_K => Q6_KRepack.Create(w, rowBytes, rows, cols),
         _ => throw Unsupported(type),
     };
 
@@ -45,6 +51,8 @@ internal static unsafe class DecodeRepack
         switch (type)
         {
             case GgmlType.Q4_0: Q4_0Repack.Rows(packed, cols, start, end, x, y); break;
+            case GgmlType.Q4_K: Q4_KRepack.Rows(packed, cols, start, end, x, y); break;
+            case GgmlType.Q6_K: Q6_KRepack.Rows(packed, cols, start, end, x, y); break;
             default: throw Unsupported(type);
         }
     }
