@@ -1,6 +1,7 @@
 // Q6_K weights repacked once at load into groups of sixteen rows, and the decode product (every weight
-// row against ONE Q8_K activation row) over them at 512 bits with AVX-512 BW: Q4_0Repack's idea (read its
-// header first) for the 256-element super-blocks, with KQuantLanes' integer arithmetic (read its header).
+// row against ONE Q8_K activation row) over them at 512 bits with AVX-512 BW (at 256 bits with AVX2 + FMA:
+// Q6_KRepack256.cs): Q4_0Repack's idea (read its header first) for the 256-element super-blocks, with
+// KQuantLanes' integer arithmetic (read its header).
 //
 // Layout (per group of 16 rows, the last group padded by repeating the last row; groups one after the
 // other, each GroupBytes(nb) long for nb = n / 256 super-blocks, all 64-byte aligned): nb super-blocks of
@@ -20,7 +21,8 @@
 // offset 32 * sum_g sc_g * bsum_g from the scales as int16 pairs (sc_g, sc_g+2) against the activation's
 // (bsum_g, bsum_g+2), prepared once per product. Then acc = fma((float)(isum - 32 * offset), d * dy, acc):
 // the order of KQuantLanes.ReferenceDot, so every output equals it bit for bit. Not the prompt path
-// (KQuantLanes), not for CPUs without AVX-512 BW. Spec: ggml-quants.c block_q6_K, block_q8_K.
+// (several activations: KQuantLanes). Without AVX-512 BW nor AVX2 + FMA, Supported is false and nothing is
+// repacked. Spec: ggml-quants.c block_q6_K, block_q8_K.
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using System.Runtime.Intrinsics;
@@ -29,7 +31,7 @@ using System.Runtime.Intrinsics.X86;
 namespace EdgeLM.Quantization;
 
 [SkipLocalsInit]
-internal static unsafe class Q6_KRepack
+internal static unsafe partial class Q6_KRepack
 {
     /// <summary>Rows per group: one row per int32 lane of a 512-bit register.</summary>
     public const int GroupRows = 16;
@@ -42,7 +44,7 @@ internal static unsafe class Q6_KRepack
     // vpshufb controls: in each dword, its int16 half 0 (or 1) copied into both halves.
     static readonly Vector512<byte> Pick0 = PickWord(0), Pick1 = PickWord(1);
 
-    public static bool Supported => Avx512BW.IsSupported;
+    public static bool Supported => Avx512BW.IsSupported || (Avx2.IsSupported && Fma.IsSupported);
 
     public static int Groups(int rows) => (rows + GroupRows - 1) / GroupRows;
 
@@ -57,7 +59,7 @@ internal static unsafe class Q6_KRepack
     /// would not reproduce it, and such a matrix keeps the mapped path.</summary>
     public static byte* Create(byte* w, long rb, int rows, int n)
     {
-        if (!Supported) throw new PlatformNotSupportedException("Q6_K repacking needs AVX-512 BW");
+        if (!Supported) throw new PlatformNotSupportedException("Q6_K repacking needs AVX-512 BW or AVX2 + FMA");
         byte* dst = (byte*)NativeMemory.AlignedAlloc((nuint)Size(rows, n), 64);
         if (Pack(w, rb, rows, n, dst)) return dst;
         NativeMemory.AlignedFree(dst);
@@ -99,7 +101,11 @@ internal static unsafe class Q6_KRepack
 
     /// <summary>y[r - start] = dot(W[r], x) for r in [start, end), W repacked by <see cref="Pack"/> from a
     /// matrix of n columns, x one Q8_K row of n elements. Outputs outside [start, end) are not touched.</summary>
-    public static void Rows(byte* packed, int n, int start, int end, byte* x, float* y)
+    public static void Rows(byte* packed, int n, int start, int end, byte* x, float* y) =>
+        Rows(packed, n, start, end, x, y, Avx512BW.IsSupported ? SimdLevel.Vector512 : SimdLevel.Vector256);
+
+    /// <summary>The same at a given width (Vector512 or Vector256; for tests).</summary>
+    internal static void Rows(byte* packed, int n, int start, int end, byte* x, float* y, SimdLevel level)
     {
         if (start >= end) return;
         int nb = n / QK;
@@ -108,8 +114,19 @@ internal static unsafe class Q6_KRepack
         {
             Prepare(x, nb, p);
             long groupBytes = GroupBytes(nb);
-            for (int g = start / GroupRows, gEnd = (end + GroupRows - 1) / GroupRows; g < gEnd; g++)
-                Q4_KRepack.Store(One(packed + g * groupBytes, nb, x, p), g * GroupRows, start, end, y);
+            int g0 = start / GroupRows, gEnd = (end + GroupRows - 1) / GroupRows;
+            if (level == SimdLevel.Vector512)
+            {
+                for (int g = g0; g < gEnd; g++)
+                    Q4_KRepack.Store(One(packed + g * groupBytes, nb, x, p), g * GroupRows, start, end, y);
+                return;
+            }
+            for (int g = g0; g < gEnd; g++)
+            {
+                var (lo, hi) = One256(packed + g * groupBytes, nb, x, p);
+                Q4_KRepack.Store256(lo, g * GroupRows, start, end, y);
+                Q4_KRepack.Store256(hi, g * GroupRows + 8, start, end, y);
+            }
         }
     }
 

@@ -1,5 +1,5 @@
 // The decode product over Q4_K and Q6_K weights repacked at load into sixteen-row groups (Q4_KRepack,
-// Q6_KRepack, reached through DecodeRepack): over 53 rows (three full groups and a padded one), row ranges
+// Q6_KRepack, at 512 and 256 bits): over 53 rows (three full groups and a padded one), row ranges
 // that start and end inside a group, lengths of 1, 2, 8 and 19 super-blocks, on quantizer output and on raw
 // blocks at the extremes (all quant bits set, Q4_K scales and mins 63, Q6_K scales -128 and 127, the
 // largest fp16 d and dmin, negative and subnormal ones; activations of +127, -128 and a tiny d). Every
@@ -34,7 +34,7 @@ public unsafe class KQuantRepackTests
     [MemberData(nameof(Cases))]
     public void Outputs_equal_the_reference_order(GgmlType type, int n)
     {
-        if (!Avx512BW.IsSupported) return; // the layouts are only built on AVX-512 BW CPUs
+        if (!Q4_KRepack.Supported) return; // the layouts are only built on AVX-512 BW or AVX2 + FMA CPUs
         Assert.True(DecodeRepack.CanRepack(type, n));
         var (wq, xq) = MakeQuantized(type, n, seed: n);
         Check(type, wq, xq, n, "quantized");
@@ -44,7 +44,7 @@ public unsafe class KQuantRepackTests
     [MemberData(nameof(Cases))]
     public void Extreme_raw_blocks_equal_the_reference_order(GgmlType type, int n)
     {
-        if (!Avx512BW.IsSupported) return;
+        if (!Q4_KRepack.Supported) return;
         var (wq, xq) = MakeRaw(type, n, seed: 3 * n);
         Check(type, wq, xq, n, "raw");
     }
@@ -55,7 +55,7 @@ public unsafe class KQuantRepackTests
     [InlineData(GgmlType.Q6_K, 208)]
     public void A_matrix_with_an_infinite_or_nan_scale_is_not_repacked(GgmlType type, int at)
     {
-        if (!Avx512BW.IsSupported) return;
+        if (!Q4_KRepack.Supported) return;
         const int n = 512;
         int rb = (int)GgmlTypes.RowBytes(type, n), size = rb / 2;
         foreach (ushort bad in new ushort[] { 0x7C00, 0xFC00, 0x7E00 }) // +inf, -inf, NaN
@@ -82,15 +82,16 @@ public unsafe class KQuantRepackTests
                     byte* x = px + t * ab;
                     var want = new float[Rows];
                     for (int r = 0; r < Rows; r++) want[r] = KQuantLanes.ReferenceDot(type, pw + r * rb, x, n);
+                    foreach (var level in Levels())
                     foreach (var (r0, r1) in Ranges)
                     {
                         var y = new float[Rows + 2];
                         Array.Fill(y, float.NaN);
-                        fixed (float* py = y) DecodeRepack.Rows(type, packed, n, r0, r1, x, py + 1 + r0);
+                        fixed (float* py = y) Run(type, packed, n, r0, r1, x, py + 1 + r0, level);
                         for (int i = 0; i < y.Length; i++)
                         {
                             int r = i - 1;
-                            string at = $"{type} {what} n={n} act {t} [{r0},{r1}) row {r}";
+                            string at = $"{type} {what} {level} n={n} act {t} [{r0},{r1}) row {r}";
                             if (r < r0 || r >= r1)
                             {
                                 Assert.True(float.IsNaN(y[i]), $"{at}: slot was written");
@@ -107,6 +108,19 @@ public unsafe class KQuantRepackTests
                 DecodeRepack.Free(packed);
             }
         }
+    }
+
+    static void Run(GgmlType type, byte* packed, int n, int r0, int r1, byte* x, float* y, SimdLevel level)
+    {
+        if (type == GgmlType.Q4_K) Q4_KRepack.Rows(packed, n, r0, r1, x, y, level);
+        else Q6_KRepack.Rows(packed, n, r0, r1, x, y, level);
+    }
+
+    /// <summary>The widths this CPU runs: 512 bits (sixteen rows per register), 256 (two halves of eight).</summary>
+    static IEnumerable<SimdLevel> Levels()
+    {
+        if (Avx512BW.IsSupported) yield return SimdLevel.Vector512;
+        if (Avx2.IsSupported && Fma.IsSupported) yield return SimdLevel.Vector256;
     }
 
     static (byte[] Wq, byte[] Xq) MakeQuantized(GgmlType type, int n, int seed)
