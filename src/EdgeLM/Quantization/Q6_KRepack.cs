@@ -9,10 +9,14 @@
 // bytes per super-block, ql and qh still packed (6 bits per weight), so a token reads no more than the
 // mapped path does. A super-block:
 //   bytes    0..255   4 vectors, vector v lane r = row r's int8 scales 4v..4v+3
-//   bytes  256..3327  for half h = 0, 1 and chunk j = 0..7, three vectors at 256 + 1536 h + 192 j, lane r =
-//                     row r's dword at ql[64 h + 4 j], ql[64 h + 32 + 4 j], qh[32 h + 4 j]: together the
-//                     6-bit values of chunk j (elements 4j..4j+3) of columns 4h..4h+3 (32 elements each),
-//                     as KQuantLanes.Unpack6 combines them.
+//   bytes  256..3327  for half h = 0, 1 and chunk j = 0..7, three vectors at 256 + 1536 h + 192 j holding
+//                     the 6-bit values u of chunk j (elements 4j..4j+3) of columns 4h..4h+3 (32 elements
+//                     each; KQuantLanes.Unpack6 says which ql and qh bits make them): lane r of vector k
+//                     (k = 0, 1, 2) = row r's u of column 4h + k in bits 0..5 of each byte, and bits 2k,
+//                     2k + 1 of its u of column 4h + 3 in bits 6, 7.
+// The same 6 bits per weight as the file, rearranged at load so that a token's unpacking is a mask per
+// column and three shifts and masks for the fourth (from ql and qh as stored it took 13 operations per
+// chunk, enough to make the kernel slower than memory).
 // d is widened by Q4_0Repack's exact trick; a matrix with an infinite or NaN d is not repacked (Create
 // returns null).
 //
@@ -90,13 +94,23 @@ internal static unsafe partial class Q6_KRepack
                     uint* ql = (uint*)x->Ql, qh = (uint*)x->Qh;
                     for (int h = 0; h < 2; h++)
                         for (int j = 0; j < 8; j++)
-                        {
-                            uint* q = o + (QuantsAt + HalfBytes * h + 192 * j) / 4;
-                            q[0] = ql[16 * h + j]; q[16] = ql[16 * h + 8 + j]; q[32] = qh[8 * h + j];
-                        }
+                            Rearrange(ql[16 * h + j], ql[16 * h + 8 + j], qh[8 * h + j], o + (QuantsAt + HalfBytes * h + 192 * j) / 4);
                 }
         }
         return true;
+    }
+
+    /// <summary>One row's chunk of four columns from its ql, ql + 32 and qh dwords (four bytes at once): the
+    /// columns' u as KQuantLanes.Unpack6 forms them, then column 3's two-bit pieces moved into bits 6, 7 of
+    /// the other three. q[0], q[16], q[32]: the row's lane in the chunk's three vectors.</summary>
+    static void Rearrange(uint l0, uint l1, uint h, uint* q)
+    {
+        const uint Low = 0x0F0F0F0F, Top = 0x30303030, High = 0xC0C0C0C0;
+        uint c0 = (l0 & Low) | ((h << 4) & Top), c1 = (l1 & Low) | ((h << 2) & Top);
+        uint c2 = ((l0 >> 4) & Low) | (h & Top), c3 = ((l1 >> 4) & Low) | ((h >> 2) & Top);
+        q[0] = c0 | ((c3 << 6) & High);
+        q[16] = c1 | ((c3 << 4) & High);
+        q[32] = c2 | ((c3 << 2) & High);
     }
 
     /// <summary>y[r - start] = dot(W[r], x) for r in [start, end), W repacked by <see cref="Pack"/> from a
@@ -215,21 +229,20 @@ internal static unsafe partial class Q6_KRepack
         Avx512BW.MultiplyAddAdjacent(a, Vector512.Create(*(int*)y).AsSByte())
         + Avx512BW.MultiplyAddAdjacent(b, Vector512.Create(*(int*)(y + 4)).AsSByte());
 
-    /// <summary>One chunk of the four columns of a half from its ql, ql + 32 and qh dwords: column k takes
-    /// the low (k = 0, 1) or high (2, 3) nibbles of ql (k even) or ql + 32 (k odd), and bits 2k, 2k + 1 of qh
-    /// as bits 4 and 5.</summary>
+    /// <summary>One chunk of the four columns of a half (see the layout): columns 0..2 are bits 0..5 of the
+    /// three vectors, column 3 gathers their bits 6, 7 (the shifts are per int16; the masks drop what
+    /// crosses from the neighbouring byte).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     static (Vector512<byte>, Vector512<byte>, Vector512<byte>, Vector512<byte>) Unpack(byte* q)
     {
-        var m = Vector512.Create((byte)0x0F);
-        var hi = Vector512.Create((byte)0x30);
-        var l0 = Vector512.Load(q);
-        var l1 = Vector512.Load(q + 64);
-        var h = Vector512.Load(q + 128).AsUInt16();
-        return ((l0 & m) | (Vector512.ShiftLeft(h, 4).AsByte() & hi),
-            (l1 & m) | (Vector512.ShiftLeft(h, 2).AsByte() & hi),
-            (Vector512.ShiftRightLogical(l0.AsUInt16(), 4).AsByte() & m) | (h.AsByte() & hi),
-            (Vector512.ShiftRightLogical(l1.AsUInt16(), 4).AsByte() & m) | (Vector512.ShiftRightLogical(h, 2).AsByte() & hi));
+        var m = Vector512.Create((byte)0x3F);
+        var v0 = Vector512.Load(q);
+        var v1 = Vector512.Load(q + 64);
+        var v2 = Vector512.Load(q + 128);
+        var c3 = (Vector512.ShiftRightLogical(v0.AsUInt16(), 6).AsByte() & Vector512.Create((byte)0x03))
+            | (Vector512.ShiftRightLogical(v1.AsUInt16(), 4).AsByte() & Vector512.Create((byte)0x0C))
+            | (Vector512.ShiftRightLogical(v2.AsUInt16(), 2).AsByte() & Vector512.Create((byte)0x30));
+        return (v0 & m, v1 & m, v2 & m, c3);
     }
 
     /// <summary>The vpshufb control giving, in every dword, its int16 half k copied into both halves.</summary>

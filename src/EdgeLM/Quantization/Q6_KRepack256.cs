@@ -88,14 +88,13 @@ internal static unsafe partial class Q6_KRepack
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     static (Vector256<byte>, Vector256<byte>, Vector256<byte>, Vector256<byte>) Unpack256(byte* q)
     {
-        var m = Vector256.Create((byte)0x0F);
-        var hi = Vector256.Create((byte)0x30);
-        var l0 = Vector256.Load(q);
-        var l1 = Vector256.Load(q + 64);
-        var h = Vector256.Load(q + 128).AsUInt16();
-        return ((l0 & m) | (Vector256.ShiftLeft(h, 4).AsByte() & hi),
-            (l1 & m) | (Vector256.ShiftLeft(h, 2).AsByte() & hi),
-            (Vector256.ShiftRightLogical(l0.AsUInt16(), 4).AsByte() & m) | (h.AsByte() & hi),
-            (Vector256.ShiftRightLogical(l1.AsUInt16(), 4).AsByte() & m) | (Vector256.ShiftRightLogical(h, 2).AsByte() & hi));
+        var m = Vector256.Create((byte)0x3F);
+        var v0 = Vector256.Load(q);
+        var v1 = Vector256.Load(q + 64);
+        var v2 = Vector256.Load(q + 128);
+        var c3 = (Vector256.ShiftRightLogical(v0.AsUInt16(), 6).AsByte() & Vector256.Create((byte)0x03))
+            | (Vector256.ShiftRightLogical(v1.AsUInt16(), 4).AsByte() & Vector256.Create((byte)0x0C))
+            | (Vector256.ShiftRightLogical(v2.AsUInt16(), 2).AsByte() & Vector256.Create((byte)0x30));
+        return (v0 & m, v1 & m, v2 & m, c3);
     }
 }
