@@ -83,30 +83,34 @@ public unsafe class KQuantRepackTests
                     var want = new float[Rows];
                     for (int r = 0; r < Rows; r++) want[r] = KQuantLanes.ReferenceDot(type, pw + r * rb, x, n);
                     foreach (var level in Levels())
-                    foreach (var (r0, r1) in Ranges)
-                    {
-                        var y = new float[Rows + 2];
-                        Array.Fill(y, float.NaN);
-                        fixed (float* py = y) Run(type, packed, n, r0, r1, x, py + 1 + r0, level);
-                        for (int i = 0; i < y.Length; i++)
-                        {
-                            int r = i - 1;
-                            string at = $"{type} {what} {level} n={n} act {t} [{r0},{r1}) row {r}";
-                            if (r < r0 || r >= r1)
-                            {
-                                Assert.True(float.IsNaN(y[i]), $"{at}: slot was written");
-                                continue;
-                            }
-                            Assert.True(BitConverter.SingleToInt32Bits(y[i]) == BitConverter.SingleToInt32Bits(want[r]),
-                                $"{at}: repacked {y[i]:R} (0x{BitConverter.SingleToInt32Bits(y[i]):x8}), reference order {want[r]:R} (0x{BitConverter.SingleToInt32Bits(want[r]):x8})");
-                        }
-                    }
+                        foreach (var (r0, r1) in Ranges)
+                            CheckRange(type, packed, n, x, want, level, r0, r1, $"{type} {what} {level} n={n} act {t}");
                 }
             }
             finally
             {
                 DecodeRepack.Free(packed);
             }
+        }
+    }
+
+    /// <summary>Rows [r0, r1) against x must equal want bit for bit; the slots around them stay NaN.</summary>
+    static void CheckRange(GgmlType type, byte* packed, int n, byte* x, float[] want, SimdLevel level, int r0, int r1, string label)
+    {
+        var y = new float[Rows + 2];
+        Array.Fill(y, float.NaN);
+        fixed (float* py = y) Run(type, packed, n, r0, r1, x, py + 1 + r0, level);
+        for (int i = 0; i < y.Length; i++)
+        {
+            int r = i - 1;
+            string at = $"{label} [{r0},{r1}) row {r}";
+            if (r < r0 || r >= r1)
+            {
+                Assert.True(float.IsNaN(y[i]), $"{at}: slot was written");
+                continue;
+            }
+            Assert.True(BitConverter.SingleToInt32Bits(y[i]) == BitConverter.SingleToInt32Bits(want[r]),
+                $"{at}: repacked {y[i]:R} (0x{BitConverter.SingleToInt32Bits(y[i]):x8}), reference order {want[r]:R} (0x{BitConverter.SingleToInt32Bits(want[r]):x8})");
         }
     }
 
