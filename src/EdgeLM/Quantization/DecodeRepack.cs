@@ -20,6 +20,8 @@ internal static unsafe class DecodeRepack
         GgmlType.F16 => F16Repack.Supported && F16Repack.Fits(cols),
         GgmlType.Q8_0 => Q8_0Repack.Supported && cols % 32 == 0,
         GgmlType.Q5_0 => Q5_0Repack.Supported && cols % 32 == 0,
+        GgmlType.Q4_K => Q4_KRepack.Supported && cols % 256 == 0,
+        GgmlType.Q6_K => Q6_KRepack.Supported && cols % 256 == 0,
         _ => false,
     };
 
@@ -30,6 +32,8 @@ internal static unsafe class DecodeRepack
         GgmlType.F16 => F16Repack.Size(rows, cols),
         GgmlType.Q8_0 => Q8_0Repack.Size(rows, cols),
         GgmlType.Q5_0 => Q5_0Repack.Size(rows, cols),
+        GgmlType.Q4_K => Q4_KRepack.Size(rows, cols),
+        GgmlType.Q6_K => Q6_KRepack.Size(rows, cols),
         _ => throw Unsupported(type),
     };
 
@@ -42,6 +46,8 @@ internal static unsafe class DecodeRepack
         GgmlType.F16 => F16Repack.Create(w, rowBytes, rows, cols),
         GgmlType.Q8_0 => Q8_0Repack.Create(w, rowBytes, rows, cols),
         GgmlType.Q5_0 => Q5_0Repack.Create(w, rowBytes, rows, cols),
+        GgmlType.Q4_K => Q4_KRepack.Create(w, rowBytes, rows, cols),
+        GgmlType.Q6_K => Q6_KRepack.Create(w, rowBytes, rows, cols),
         _ => throw Unsupported(type),
     };
 
@@ -57,6 +63,8 @@ internal static unsafe class DecodeRepack
             case GgmlType.F16: F16Repack.Rows(packed, cols, start, end, x, y); break;
             case GgmlType.Q8_0: Q8_0Repack.Rows(packed, cols, start, end, x, y); break;
             case GgmlType.Q5_0: Q5_0Repack.Rows(packed, cols, start, end, x, y); break;
+            case GgmlType.Q4_K: Q4_KRepack.Rows(packed, cols, start, end, x, y); break;
+            case GgmlType.Q6_K: Q6_KRepack.Rows(packed, cols, start, end, x, y); break;
             default: throw Unsupported(type);
         }
     }

@@ -1,0 +1,188 @@
+// The decode product over Q4_K and Q6_K weights repacked at load into sixteen-row groups (Q4_KRepack,
+// Q6_KRepack, at 512 and 256 bits): over 53 rows (three full groups and a padded one), row ranges
+// that start and end inside a group, lengths of 1, 2, 8 and 19 super-blocks, on quantizer output and on raw
+// blocks at the extremes (all quant bits set, Q4_K scales and mins 63, Q6_K scales -128 and 127, the
+// largest fp16 d and dmin, negative and subnormal ones; activations of +127, -128 and a tiny d). Every
+// output must equal KQuantLanes.ReferenceDot bit for bit (the same integer sums and FMA order), outputs
+// outside the range must stay untouched, and a matrix with an infinite or NaN d or dmin is not repacked.
+using System.Runtime.Intrinsics.X86;
+using EdgeLM.Quantization;
+using EdgeLM.Tensors;
+using EdgeLM.Tests.Support;
+
+namespace EdgeLM.Tests.Quantization;
+
+public unsafe class KQuantRepackTests
+{
+    const int Rows = 53, Acts = 4;
+
+    // Finite fp16 super-scales: 1, the largest, its negative, the smallest subnormal, zero, two ordinary.
+    static readonly ushort[] Halves = [0x3c00, 0x7bff, 0xfbff, 0x0001, 0x0000, 0x1e66, 0xa4d2];
+
+    static readonly (int Start, int End)[] Ranges = [(0, Rows), (3, 19), (15, 17), (16, 48), (31, 32), (50, Rows), (5, 6), (8, 9)];
+
+    public static TheoryData<GgmlType, int> Cases()
+    {
+        var data = new TheoryData<GgmlType, int>();
+        foreach (var type in new[] { GgmlType.Q4_K, GgmlType.Q6_K })
+            foreach (int n in new[] { 256, 512, 2048, 4864 })
+                data.Add(type, n);
+        return data;
+    }
+
+    [Theory]
+    [MemberData(nameof(Cases))]
+    public void Outputs_equal_the_reference_order(GgmlType type, int n)
+    {
+        if (!Q4_KRepack.Supported) return; // the layouts are only built on AVX-512 BW or AVX2 + FMA CPUs
+        Assert.True(DecodeRepack.CanRepack(type, n));
+        var (wq, xq) = MakeQuantized(type, n, seed: n);
+        Check(type, wq, xq, n, "quantized");
+    }
+
+    [Theory]
+    [MemberData(nameof(Cases))]
+    public void Extreme_raw_blocks_equal_the_reference_order(GgmlType type, int n)
+    {
+        if (!Q4_KRepack.Supported) return;
+        var (wq, xq) = MakeRaw(type, n, seed: 3 * n);
+        Check(type, wq, xq, n, "raw");
+    }
+
+    [Theory]
+    [InlineData(GgmlType.Q4_K, 0)]
+    [InlineData(GgmlType.Q4_K, 2)]
+    [InlineData(GgmlType.Q6_K, 208)]
+    public void A_matrix_with_an_infinite_or_nan_scale_is_not_repacked(GgmlType type, int at)
+    {
+        if (!Q4_KRepack.Supported) return;
+        const int n = 512;
+        int rb = (int)GgmlTypes.RowBytes(type, n), size = rb / 2;
+        foreach (ushort bad in new ushort[] { 0x7C00, 0xFC00, 0x7E00 }) // +inf, -inf, NaN
+        {
+            var (wq, _) = MakeQuantized(type, n, seed: 1);
+            int o = 37 * rb + size + at; // row 37, super-block 1: Q4_K's d (0) or dmin (2), Q6_K's d (208)
+            wq[o] = (byte)bad; wq[o + 1] = (byte)(bad >> 8);
+            fixed (byte* pw = wq) Assert.True(DecodeRepack.Create(type, pw, rb, Rows, n) == null, $"{type} 0x{bad:X4} at {at} was repacked");
+        }
+    }
+
+    static void Check(GgmlType type, byte[] wq, byte[] xq, int n, string what)
+    {
+        int rb = (int)GgmlTypes.RowBytes(type, n), ab = (int)GgmlTypes.RowBytes(GgmlType.Q8_K, n);
+        fixed (byte* pw = wq)
+        fixed (byte* px = xq)
+        {
+            byte* packed = DecodeRepack.Create(type, pw, rb, Rows, n);
+            Assert.True(packed != null, $"{type} {what} n={n}: not repacked");
+            try
+            {
+                for (int t = 0; t < Acts; t++)
+                {
+                    byte* x = px + t * ab;
+                    var want = new float[Rows];
+                    for (int r = 0; r < Rows; r++) want[r] = KQuantLanes.ReferenceDot(type, pw + r * rb, x, n);
+                    foreach (var level in Levels())
+                        foreach (var (r0, r1) in Ranges)
+                            CheckRange(type, packed, n, x, want, level, r0, r1, $"{type} {what} {level} n={n} act {t}");
+                }
+            }
+            finally
+            {
+                DecodeRepack.Free(packed);
+            }
+        }
+    }
+
+    /// <summary>Rows [r0, r1) against x must equal want bit for bit; the slots around them stay NaN.</summary>
+    static void CheckRange(GgmlType type, byte* packed, int n, byte* x, float[] want, SimdLevel level, int r0, int r1, string label)
+    {
+        var y = new float[Rows + 2];
+        Array.Fill(y, float.NaN);
+        fixed (float* py = y) Run(type, packed, n, r0, r1, x, py + 1 + r0, level);
+        for (int i = 0; i < y.Length; i++)
+        {
+            int r = i - 1;
+            string at = $"{label} [{r0},{r1}) row {r}";
+            if (r < r0 || r >= r1)
+            {
+                Assert.True(float.IsNaN(y[i]), $"{at}: slot was written");
+                continue;
+            }
+            Assert.True(BitConverter.SingleToInt32Bits(y[i]) == BitConverter.SingleToInt32Bits(want[r]),
+                $"{at}: repacked {y[i]:R} (0x{BitConverter.SingleToInt32Bits(y[i]):x8}), reference order {want[r]:R} (0x{BitConverter.SingleToInt32Bits(want[r]):x8})");
+        }
+    }
+
+    static void Run(GgmlType type, byte* packed, int n, int r0, int r1, byte* x, float* y, SimdLevel level)
+    {
+        if (type == GgmlType.Q4_K) Q4_KRepack.Rows(packed, n, r0, r1, x, y, level);
+        else Q6_KRepack.Rows(packed, n, r0, r1, x, y, level);
+    }
+
+    /// <summary>The widths this CPU runs: 512 bits (sixteen rows per register), 256 (two halves of eight).</summary>
+    static IEnumerable<SimdLevel> Levels()
+    {
+        if (Avx512BW.IsSupported) yield return SimdLevel.Vector512;
+        if (Avx2.IsSupported && Fma.IsSupported) yield return SimdLevel.Vector256;
+    }
+
+    static (byte[] Wq, byte[] Xq) MakeQuantized(GgmlType type, int n, int seed)
+    {
+        int rb = (int)GgmlTypes.RowBytes(type, n), ab = (int)GgmlTypes.RowBytes(GgmlType.Q8_K, n);
+        float[] w = RandomData.Gaussian(Rows * n, 100 + seed), x = RandomData.Gaussian(Acts * n, 200 + seed);
+        var wq = new byte[Rows * rb];
+        var xq = new byte[Acts * ab];
+        for (int r = 0; r < Rows; r++) QuantKernels.QuantizeReference(type, w.AsSpan(r * n, n), wq.AsSpan(r * rb, rb));
+        for (int t = 0; t < Acts; t++) QuantKernels.Quantize(GgmlType.Q8_K, x.AsSpan(t * n, n), xq.AsSpan(t * ab, ab));
+        return (wq, xq);
+    }
+
+    /// <summary>Random bytes in every field with finite super-scales, then per row a twist: r % 4 == 1 all
+    /// quant bits set (nibbles 15, 6-bit values 63), 2 the extreme scales (Q4_K scale bytes 0xFF: every
+    /// scale and min 63; Q6_K -128 and 127 alternating), 3 the largest fp16 d (and dmin). Activations:
+    /// random quants, all +127 (t = 1), all -128 (t = 2, the int16 sums' worst case), tiny d (t = 3).</summary>
+    static (byte[] Wq, byte[] Xq) MakeRaw(GgmlType type, int n, int seed)
+    {
+        var rnd = new Random(seed + (int)type);
+        int rb = (int)GgmlTypes.RowBytes(type, n), ab = (int)GgmlTypes.RowBytes(GgmlType.Q8_K, n);
+        int size = type == GgmlType.Q4_K ? sizeof(BlockQ4_K) : sizeof(BlockQ6_K);
+        var wq = new byte[Rows * rb];
+        rnd.NextBytes(wq);
+        for (int r = 0; r < Rows; r++)
+            for (int b = 0; b < n / 256; b++)
+            {
+                var block = wq.AsSpan(r * rb + b * size, size);
+                // Q4_K: d, dmin at 0, scales at 4, qs at 16. Q6_K: ql at 0, qh at 128, scales at 192, d at 208.
+                Span<byte> quants = type == GgmlType.Q4_K ? block[16..] : block[..192];
+                Span<byte> scales = type == GgmlType.Q4_K ? block[4..16] : block[192..208];
+                if (r % 4 == 1) quants.Fill(0xff);
+                if (r % 4 == 2)
+                    for (int i = 0; i < scales.Length; i++) scales[i] = type == GgmlType.Q4_K ? (byte)0xff : i % 2 == 0 ? (byte)0x80 : (byte)0x7f;
+                ushort d = r % 4 == 3 ? (ushort)0x7bff : Halves[(r + b) % Halves.Length];
+                ushort dmin = r % 4 == 3 ? (ushort)0xfbff : Halves[(r + 3 * b + 1) % Halves.Length];
+                if (type == GgmlType.Q4_K)
+                {
+                    BitConverter.TryWriteBytes(block[0..2], d);
+                    BitConverter.TryWriteBytes(block[2..4], dmin);
+                }
+                else BitConverter.TryWriteBytes(block[208..210], d);
+            }
+        var xq = new byte[Acts * ab];
+        fixed (byte* p = xq)
+            for (int t = 0; t < Acts; t++)
+                for (int b = 0; b < n / 256; b++)
+                {
+                    var blk = (BlockQ8_K*)(p + t * ab) + b;
+                    blk->D = (float)(rnd.NextDouble() * 2 - 1) * (t == 3 ? 1e-30f : 0.05f);
+                    for (int i = 0; i < 256; i++) blk->Qs[i] = (sbyte)(t == 1 ? 127 : t == 2 ? -128 : rnd.Next(-128, 128));
+                    for (int g = 0; g < 16; g++)
+                    {
+                        int s = 0;
+                        for (int i = 0; i < 16; i++) s += blk->Qs[16 * g + i];
+                        blk->Bsums[g] = (short)s;
+                    }
+                }
+        return (wq, xq);
+    }
+}
