@@ -88,7 +88,7 @@ public static class NoRepackFlag
 {
     public static Option<bool> Create() => new("--no-repack")
     {
-        Description = "do not repack weights at load for faster decoding (less memory, slower Q4_0 decode)",
+        Description = "do not repack weights at load for faster decoding (less memory, slower decode)",
     };
 }
 

@@ -19,8 +19,9 @@ public sealed record LoadOptions
     public string? TokenizerPath { get; init; }
     /// <summary>LoRA adapters (GGUF files or PEFT folders) applied on top of the base without merging.</summary>
     public IReadOnlyList<LoraRequest> Adapters { get; init; } = [];
-    /// <summary>Repack matrices that have a faster decode layout on this CPU (Q4_0 with AVX-512 BW or AVX2 + FMA) at load:
-    /// faster decoding for about their size again in memory. llama.cpp's --no-repack turns it off.</summary>
+    /// <summary>Repack matrices that have a faster decode layout on this CPU at load (Q4_0, Q5_0, Q8_0, Q4_K, Q6_K with
+    /// AVX-512 BW or AVX2 + FMA; F16 rows longer than 4,096 with AVX-512 BW): faster decoding for about their size again
+    /// in memory. llama.cpp's --no-repack turns it off.</summary>
     public bool Repack { get; init; } = true;
 }
 
