@@ -60,14 +60,36 @@ public sealed class DecoderWeights
         foreach (var m in Matrices()) m.FreeRepacked();
     }
 
-    /// <summary>Builds the repacked copies of the matrices that matrix products read (an untied embedding is
-    /// only looked up, by row, from the mapped data), in parallel (0.3-0.6 s more load time for the 0.5-1B
+    /// <summary>Whether repacking was asked for but left out because the copies would not fit (see
+    /// <see cref="FitsInMemory"/>): the model then decodes from the mapped weights.</summary>
+    public bool RepackSkipped { get; private set; }
+
+    /// <summary>The matrices whose repacked copies decode would read: every matrix with a layout on this CPU
+    /// except an untied embedding, which is only looked up, by row, from the mapped data.</summary>
+    IEnumerable<WeightMatrix> Repackable() => Matrices().Where(m => m.CanRepack && (TiedOutput || !ReferenceEquals(m, TokenEmbd)));
+
+    /// <summary>The copies are private memory on top of the mapped file, which decode and prompts also touch:
+    /// both together must stay under three quarters of the memory this process may use (physical memory or
+    /// the container's limit), so that a model that runs mapped is never pushed into swapping or an
+    /// out-of-memory kill by a speed-up.</summary>
+    internal static bool FitsInMemory(long mappedBytes, long copyBytes, long availableBytes) =>
+        mappedBytes + copyBytes <= availableBytes / 4 * 3;
+
+    /// <summary>Builds the repacked copies, the matrices in parallel (0.3-0.6 s more load time for the 0.5-1B
     /// models on two cores, mostly first reads of the mapped file); on failure, frees what was built.</summary>
     void Repack()
     {
+        var todo = Repackable().ToList();
+        long mapped = Matrices().Sum(m => m.RowBytes * m.Rows);
+        long copies = todo.Sum(m => DecodeRepack.Size(m.Type, m.Rows, m.Cols));
+        if (!FitsInMemory(mapped, copies, GC.GetGCMemoryInfo().TotalAvailableMemoryBytes))
+        {
+            RepackSkipped = true;
+            return;
+        }
         try
         {
-            Parallel.ForEach(Matrices().Where(m => m.CanRepack && (TiedOutput || !ReferenceEquals(m, TokenEmbd))), m => m.Repack());
+            Parallel.ForEach(todo, m => m.Repack());
         }
         catch
         {
