@@ -94,13 +94,20 @@ public sealed class DecoderModel : IDisposable
             // Attention: xb = rmsnorm(x) * attn_norm; q, k, v = xb Wqᵀ (+b), xb Wkᵀ (+b), xb Wvᵀ (+b)
             RmsNormRows(s, s.Xb, s.X, L.AttnNorm, C, T, c.RmsEps);
             MatMul.QuantizeActivations(s, L.AttnQ, s.Xb, T);
-            _matmul.Run(s, L.AttnQ, s.Q, T);
+            if (SameActivationType(L.AttnQ, L.AttnK) && SameActivationType(L.AttnK, L.AttnV))
+            {
+                _matmul.Run(s, L.AttnQ, s.Q, L.AttnK, s.K, L.AttnV, s.V, T); // one pool job for the three
+            }
+            else
+            {
+                _matmul.Run(s, L.AttnQ, s.Q, T);
+                if (!SameActivationType(L.AttnQ, L.AttnK)) MatMul.QuantizeActivations(s, L.AttnK, s.Xb, T);
+                _matmul.Run(s, L.AttnK, s.K, T);
+                if (!SameActivationType(L.AttnK, L.AttnV)) MatMul.QuantizeActivations(s, L.AttnV, s.Xb, T);
+                _matmul.Run(s, L.AttnV, s.V, T);
+            }
             lora?.Apply(l, LoraSlot.AttnQ, s.Xb, s.Q, T);
-            if (!SameActivationType(L.AttnQ, L.AttnK)) MatMul.QuantizeActivations(s, L.AttnK, s.Xb, T);
-            _matmul.Run(s, L.AttnK, s.K, T);
             lora?.Apply(l, LoraSlot.AttnK, s.Xb, s.K, T);
-            if (!SameActivationType(L.AttnK, L.AttnV)) MatMul.QuantizeActivations(s, L.AttnV, s.Xb, T);
-            _matmul.Run(s, L.AttnV, s.V, T);
             lora?.Apply(l, LoraSlot.AttnV, s.Xb, s.V, T);
             // per token: biases; qwen3's q = rmsnorm(q per head) * q_norm, k likewise; RoPE; k, v into the cache
             _qkv.Run(s, L, l, pos0, T);
@@ -113,10 +120,17 @@ public sealed class DecoderModel : IDisposable
             // Feed-forward: xb = rmsnorm(x) * ffn_norm; x += (silu(xb Wgᵀ) ⊙ xb Wuᵀ) Wdᵀ
             RmsNormRows(s, s.Xb, s.X, L.FfnNorm, C, T, c.RmsEps);
             MatMul.QuantizeActivations(s, L.FfnGate, s.Xb, T);
-            _matmul.Run(s, L.FfnGate, s.Gate, T);
+            if (SameActivationType(L.FfnGate, L.FfnUp))
+            {
+                _matmul.Run(s, L.FfnGate, s.Gate, L.FfnUp, s.Up, T); // one pool job for both
+            }
+            else
+            {
+                _matmul.Run(s, L.FfnGate, s.Gate, T);
+                MatMul.QuantizeActivations(s, L.FfnUp, s.Xb, T);
+                _matmul.Run(s, L.FfnUp, s.Up, T);
+            }
             lora?.Apply(l, LoraSlot.FfnGate, s.Xb, s.Gate, T);
-            if (!SameActivationType(L.FfnGate, L.FfnUp)) MatMul.QuantizeActivations(s, L.FfnUp, s.Xb, T);
-            _matmul.Run(s, L.FfnUp, s.Up, T);
             lora?.Apply(l, LoraSlot.FfnUp, s.Xb, s.Up, T);
             // gate = silu(gate) ⊙ up, each row quantized for Wd as soon as it is made; then x Wdᵀ
             _rows.SwiGluQuantize(s, L.FfnDown, T);

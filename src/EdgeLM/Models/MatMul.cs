@@ -3,7 +3,8 @@
 // weight row is read once for all T activation rows, so prompt processing streams the weights
 // once per micro-batch rather than once per token (QuantKernels.MatMulRows). A decode product (T = 1)
 // over a repacked matrix (WeightMatrix.Repacked) is split by its sixteen-row groups instead, so no
-// group is shared by two threads.
+// group is shared by two threads. Products of one input (q, k, v; gate, up) can go to the pool as one
+// job: a decode token then waits for the pool once instead of three times.
 using EdgeLM.Kernels;
 using EdgeLM.Quantization;
 
@@ -11,13 +12,21 @@ namespace EdgeLM.Models;
 
 public sealed unsafe class MatMul : IParallelJob
 {
-    WeightMatrix? _w;
-    float* _y;
+    /// <summary>One product of a job: its units (rows, repacked groups or row tiles) follow the previous part's.</summary>
+    struct Part
+    {
+        public WeightMatrix? W;
+        public float* Y;
+        public int Unit; // rows per pool item (see Set)
+        public bool Repacked; // a decode product over DecodeRepack's sixteen-row groups
+        public int Units;
+    }
+
+    readonly Part[] _parts = new Part[3];
+    int _count;
     byte* _xq;
     long _xqStride;
     int _t;
-    int _unit; // rows per pool item (see Run)
-    bool _repacked; // a decode product over DecodeRepack's sixteen-row groups
 
     /// <summary>Rows per pool item for a micro-batch: a multiple of every blocked kernel's row tile
     /// (Block32GemmLanes 32, KQuantLanes 16, Block32Gemm256 2).</summary>
@@ -72,23 +81,65 @@ public sealed unsafe class MatMul : IParallelJob
     public void Run(DecoderState s, WeightMatrix w, Span<float> y, int T)
     {
         fixed (float* py = y)
+        {
+            Set(0, w, py, T);
+            Dispatch(s, 1, T);
+        }
+    }
+
+    /// <summary>Two products of the same input (the FFN's gate and up) as one pool job; the matrices must take
+    /// the same activation type and width, quantized once by <see cref="QuantizeActivations"/>.</summary>
+    public void Run(DecoderState s, WeightMatrix w1, Span<float> y1, WeightMatrix w2, Span<float> y2, int T)
+    {
+        fixed (float* p1 = y1, p2 = y2)
+        {
+            Set(0, w1, p1, T);
+            Set(1, w2, p2, T);
+            Dispatch(s, 2, T);
+        }
+    }
+
+    /// <summary>Three products of the same input (attention's q, k and v) as one pool job, as the two-product Run.</summary>
+    public void Run(DecoderState s, WeightMatrix w1, Span<float> y1, WeightMatrix w2, Span<float> y2, WeightMatrix w3, Span<float> y3, int T)
+    {
+        fixed (float* p1 = y1, p2 = y2, p3 = y3)
+        {
+            Set(0, w1, p1, T);
+            Set(1, w2, p2, T);
+            Set(2, w3, p3, T);
+            Dispatch(s, 3, T);
+        }
+    }
+
+    void Set(int i, WeightMatrix w, float* y, int T)
+    {
+        // The pool hands out units of rows: for a single token one row, or one sixteen-row group of a
+        // repacked matrix; for a micro-batch a whole row tile of the blocked kernels (32 rows), since a
+        // chunk ending inside a tile pads it with repeated rows (896 rows in chunks of 112 cost 12% more
+        // tile work on two threads).
+        bool repacked = T == 1 && w.Repacked != null;
+        int unit = T > 1 ? PromptRowUnit : repacked ? DecodeRepack.GroupRows : 1;
+        _parts[i] = new Part { W = w, Y = y, Unit = unit, Repacked = repacked, Units = (w.Rows + unit - 1) / unit };
+    }
+
+    void Dispatch(DecoderState s, int count, int T)
+    {
         fixed (byte* pq = s.Quantized)
         {
-            _w = w;
-            _y = py;
             _xq = pq;
             _xqStride = s.ActivationRowBytes;
             _t = T;
-            // The pool hands out units of rows: for a single token one row, or one sixteen-row group of a
-            // repacked matrix; for a micro-batch a whole row tile of the blocked kernels (32 rows), since a
-            // chunk ending inside a tile pads it with repeated rows (896 rows in chunks of 112 cost 12% more
-            // tile work on two threads).
-            _repacked = T == 1 && w.Repacked != null;
-            _unit = T > 1 ? PromptRowUnit : _repacked ? DecodeRepack.GroupRows : 1;
+            _count = count;
+            int units = 0, maxUnit = 1;
+            for (int i = 0; i < count; i++)
+            {
+                units += _parts[i].Units;
+                maxUnit = Math.Max(maxUnit, _parts[i].Unit);
+            }
             // At least ~64K multiply-adds per chunk: below that, handing work to another thread costs more than it saves.
-            int grain = Math.Max(16, 65536 / Math.Max(1, w.Cols * T));
-            s.Pool.For((w.Rows + _unit - 1) / _unit, Math.Max(1, grain / _unit), this);
-            _w = null;
+            int grain = Math.Max(16, 65536 / Math.Max(1, _parts[0].W!.Cols * T));
+            s.Pool.For(units, Math.Max(1, grain / maxUnit), this);
+            for (int i = 0; i < count; i++) _parts[i] = default;
         }
     }
 
@@ -99,22 +150,33 @@ public sealed unsafe class MatMul : IParallelJob
         Run(s, w, y, T);
     }
 
-    /// <summary>Units [start, end) of the product (rows, repacked groups or row tiles: see Run).</summary>
+    /// <summary>Units [start, end) of the job: each part's share, in its own units (rows, repacked groups or
+    /// row tiles: see Set).</summary>
     public void Execute(int start, int end)
     {
-        var w = _w!;
-        int rows = w.Rows, cols = w.Cols;
-        (start, end) = (start * _unit, Math.Min(rows, end * _unit));
-        var xRowLen = (int)_xqStride;
-        if (_repacked)
+        for (int i = 0, first = 0; i < _count && first < end; first += _parts[i].Units, i++)
         {
-            DecodeRepack.Rows(w.Type, w.Repacked, cols, start, end, _xq, _y + start);
+            int lo = Math.Max(start, first) - first, hi = Math.Min(end, first + _parts[i].Units) - first;
+            if (lo < hi) Execute(in _parts[i], lo, hi);
+        }
+    }
+
+    void Execute(in Part p, int start, int end)
+    {
+        var w = p.W!;
+        int rows = w.Rows, cols = w.Cols;
+        (start, end) = (start * p.Unit, Math.Min(rows, end * p.Unit));
+        var xRowLen = (int)_xqStride;
+        float* y = p.Y;
+        if (p.Repacked)
+        {
+            DecodeRepack.Rows(w.Type, w.Repacked, cols, start, end, _xq, y + start);
             return;
         }
         if (_t == 1)
         {
             QuantKernels.VecDotRows(w.Type, w.Data, w.RowBytes, start, end,
-                new ReadOnlySpan<byte>(_xq, xRowLen), new Span<float>(_y + start, end - start), cols);
+                new ReadOnlySpan<byte>(_xq, xRowLen), new Span<float>(y + start, end - start), cols);
             return;
         }
         // Several activation rows: the row range against all T of them in one call, written straight
@@ -122,6 +184,6 @@ public sealed unsafe class MatMul : IParallelJob
         // type has one), so each weight row is read from memory once per micro-batch.
         var acts = new ReadOnlySpan<byte>(_xq, checked((int)(_xqStride * _t)));
         QuantKernels.MatMulRows(w.Type, w.Data, w.RowBytes, start, end, acts, xRowLen, _t,
-            new Span<float>(_y, checked(_t * rows)), rows, cols);
+            new Span<float>(y, checked(_t * rows)), rows, cols);
     }
 }
