@@ -1,8 +1,10 @@
 // One question: how fast is y = W·x for one activation row (a decode step's matrix-vector product)
 // per tensor type, at the model widths that occur (896: Qwen2.5-0.5B hidden, 2048: Llama-3.2-1B
 // hidden, 4864 / 8192: their FFN widths)? Engine: QuantKernels.VecDotRows on one thread over 1024
-// rows. Baseline: the plain reference, each row dequantized and dotted in a scalar loop. Only the
-// types QuantKernels can quantize today are listed; the others join by themselves once they can.
+// rows, and (Repacked) the product over the layout a model gets at load (DecodeRepack: sixteen-row
+// groups; where the type or width has none on this CPU, the same mapped path again). Baseline: the
+// plain reference, each row dequantized and dotted in a scalar loop. Only the types QuantKernels can
+// quantize today are listed; the others join by themselves once they can.
 using System.Runtime.InteropServices;
 using BenchmarkDotNet.Attributes;
 using EdgeLM.Quantization;
@@ -15,6 +17,7 @@ public unsafe class MatVecBenchmarks
 {
     const int Rows = 1024;
     byte* _w;
+    byte* _packed;
     long _rowBytes;
     byte[] _x = [];
     float[] _xf = [];
@@ -67,10 +70,16 @@ public unsafe class MatVecBenchmarks
         _x = new byte[GgmlTypes.RowBytes(vt, Cols)];
         QuantKernels.Quantize(vt, _xf, _x);
         _row = new float[Cols];
+        if (DecodeRepack.CanRepack(Type, Cols)) _packed = DecodeRepack.Create(Type, _w, _rowBytes, Rows, Cols);
     }
 
     [GlobalCleanup]
-    public void Cleanup() => NativeMemory.AlignedFree(_w);
+    public void Cleanup()
+    {
+        NativeMemory.AlignedFree(_w);
+        if (_packed != null) DecodeRepack.Free(_packed);
+        _packed = null;
+    }
 
     [Benchmark(Baseline = true)]
     public float Reference()
@@ -89,6 +98,15 @@ public unsafe class MatVecBenchmarks
     public float VecDotRows()
     {
         QuantKernels.VecDotRows(Type, _w, _rowBytes, 0, Rows, _x, _y, Cols);
+        return _y[0];
+    }
+
+    [Benchmark]
+    public float Repacked()
+    {
+        if (_packed == null) return VecDotRows();
+        fixed (byte* x = _x)
+        fixed (float* y = _y) DecodeRepack.Rows(Type, _packed, Cols, 0, Rows, x, y);
         return _y[0];
     }
 }
