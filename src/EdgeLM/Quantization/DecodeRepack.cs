@@ -53,6 +53,16 @@ internal static unsafe class DecodeRepack
 
     public static void Free(byte* packed) => System.Runtime.InteropServices.NativeMemory.AlignedFree(packed);
 
+    /// <summary>Each type's Create: size bytes of 64-byte aligned native memory filled by pack (rows x n weights,
+    /// row r at w + r * rowBytes), or null, with nothing kept, when pack refuses the matrix.</summary>
+    internal static byte* Build(long size, delegate*<byte*, long, int, int, byte*, bool> pack, byte* w, long rowBytes, int rows, int n)
+    {
+        byte* dst = (byte*)System.Runtime.InteropServices.NativeMemory.AlignedAlloc((nuint)size, 64);
+        if (pack(w, rowBytes, rows, n, dst)) return dst;
+        Free(dst);
+        return null;
+    }
+
     /// <summary>y[r - start] = dot(W[r], x) for r in [start, end), W in this type's layout, x one activation
     /// row in the type's vec-dot type (QuantKernels.VecDotType). Outputs outside [start, end) are not touched.</summary>
     public static void Rows(GgmlType type, byte* packed, int cols, int start, int end, byte* x, float* y)

@@ -52,23 +52,18 @@ internal static unsafe class F16Repack
 
     /// <summary>Allocates (64-byte aligned native memory) and fills the layout of F16 rows w (row r at
     /// w + r * rb); null when a weight is infinite or NaN.</summary>
-    public static byte* Create(byte* w, long rb, int rows, int n)
-    {
-        if (!Supported) throw new PlatformNotSupportedException("F16 repacking needs AVX-512 BW");
-        byte* dst = (byte*)NativeMemory.AlignedAlloc((nuint)Size(rows, n), 64);
-        if (Pack(w, rb, rows, n, (ushort*)dst)) return dst;
-        NativeMemory.AlignedFree(dst);
-        return null;
-    }
+    public static byte* Create(byte* w, long rb, int rows, int n) => Supported
+        ? DecodeRepack.Build(Size(rows, n), &Pack, w, rb, rows, n)
+        : throw new PlatformNotSupportedException("F16 repacking needs AVX-512 BW");
 
     /// <summary>Writes the layout (see the header); false (dst then partly written) if a weight is infinite or NaN.</summary>
-    public static bool Pack(byte* w, long rb, int rows, int n, ushort* dst)
+    public static bool Pack(byte* w, long rb, int rows, int n, byte* dst)
     {
         for (int g = 0; g < Groups(rows); g++)
             for (int r = 0; r < GroupRows; r++)
             {
                 var src = (ushort*)(w + Math.Min(g * GroupRows + r, rows - 1) * rb);
-                ushort* d = dst + (long)g * n * GroupRows + 8 * (r / 4) + r % 4;
+                ushort* d = (ushort*)dst + (long)g * n * GroupRows + 8 * (r / 4) + r % 4;
                 for (int j = 0; j < n; j += 2, d += 32)
                 {
                     ushort h0 = src[j], h1 = src[j + 1];

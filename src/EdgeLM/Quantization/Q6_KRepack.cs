@@ -61,14 +61,9 @@ internal static unsafe partial class Q6_KRepack
     /// <summary>Allocates (64-byte aligned native memory) and fills the repacked form of Q6_K rows w (row r at
     /// w + r * rb); free it with <see cref="Free"/>. Null when a d is infinite or NaN: the fast widening
     /// would not reproduce it, and such a matrix keeps the mapped path.</summary>
-    public static byte* Create(byte* w, long rb, int rows, int n)
-    {
-        if (!Supported) throw new PlatformNotSupportedException("Q6_K repacking needs AVX-512 BW or AVX2 + FMA");
-        byte* dst = (byte*)NativeMemory.AlignedAlloc((nuint)Size(rows, n), 64);
-        if (Pack(w, rb, rows, n, dst)) return dst;
-        NativeMemory.AlignedFree(dst);
-        return null;
-    }
+    public static byte* Create(byte* w, long rb, int rows, int n) => Supported
+        ? DecodeRepack.Build(Size(rows, n), &Pack, w, rb, rows, n)
+        : throw new PlatformNotSupportedException("Q6_K repacking needs AVX-512 BW or AVX2 + FMA");
 
     public static void Free(byte* packed) => NativeMemory.AlignedFree(packed);
 

@@ -65,14 +65,9 @@ internal static unsafe partial class Q8_0Repack
     /// <summary>Allocates (64-byte aligned native memory) and fills the repacked form of Q8_0 rows w (row r at
     /// w + r * rb); free it with <see cref="Free"/>. Null when a scale is infinite or NaN: the fast widening
     /// would not reproduce it, and such a matrix keeps the mapped path (which follows ggml exactly).</summary>
-    public static byte* Create(byte* w, long rb, int rows, int n)
-    {
-        if (!Supported) throw new PlatformNotSupportedException("Q8_0 repacking needs AVX-512 BW or AVX2 + FMA");
-        byte* dst = (byte*)NativeMemory.AlignedAlloc((nuint)Size(rows, n), 64);
-        if (Pack(w, rb, rows, n, dst)) return dst;
-        NativeMemory.AlignedFree(dst);
-        return null;
-    }
+    public static byte* Create(byte* w, long rb, int rows, int n) => Supported
+        ? DecodeRepack.Build(Size(rows, n), &Pack, w, rb, rows, n)
+        : throw new PlatformNotSupportedException("Q8_0 repacking needs AVX-512 BW or AVX2 + FMA");
 
     public static void Free(byte* packed) => NativeMemory.AlignedFree(packed);
 
