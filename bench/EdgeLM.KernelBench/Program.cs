@@ -79,7 +79,7 @@ internal static unsafe class Bench
         }
         var vt = QuantKernels.VecDotType(type);
         long rb = GgmlTypes.RowBytes(type, cols), bytes = rb * rows;
-        byte* w = (byte*)NativeMemory.AlignedAlloc((nuint)bytes, 64);
+        byte* w = (byte*)NativeMemory.AlignedAlloc((nuint)bytes, 64), packed = null;
         try
         {
             FillWeights(type, w, rb, rows, cols);
@@ -90,7 +90,7 @@ internal static unsafe class Bench
             var ours = new List<double>();
             var peer = new List<double>();
             var read = new List<double>();
-            byte* packed = Repacked && DecodeRepack.CanRepack(type, cols) ? DecodeRepack.Create(type, w, rb, rows, cols) : null;
+            packed = Repacked && DecodeRepack.CanRepack(type, cols) ? DecodeRepack.Create(type, w, rb, rows, cols) : null;
             fixed (byte* a = act)
             fixed (float* yg = yGgml)
             fixed (float* yo = yOurs)
@@ -118,7 +118,6 @@ internal static unsafe class Bench
                     read.Add(Time(() => StreamRead(w, bytes), reps));
                 }
             }
-            if (packed != null) DecodeRepack.Free(packed);
             double elements = (double)rows * cols;
             double o = Median(ours), g = ggml ? Median(peer) : double.NaN, b = Median(read);
             Console.WriteLine($"{type,-5} {$"{rows}x{cols}",-12} {bytes / 1e6,7:F1} | {Gbs(bytes, o),9:F1} {Ps(o, elements),7:F1} | {Gbs(bytes, g),9:F1} {Ps(g, elements),7:F1} | {Gbs(bytes, b),9:F1} {Ps(b, elements),7:F1} | {g / o,9:F2} {b / o,9:F2} | {MaxRelDiff(yOurs, yGgml, ggml),12:E2}");
@@ -126,6 +125,7 @@ internal static unsafe class Bench
         finally
         {
             NativeMemory.AlignedFree(w);
+            if (packed != null) DecodeRepack.Free(packed);
         }
     }
 

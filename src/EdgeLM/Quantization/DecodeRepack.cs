@@ -3,6 +3,11 @@
 // joins by an arm in each switch below: whether it can be repacked on this CPU for a row length, the
 // size of its layout, building it, and the decode product over it. Not the prompt path (several
 // activations read the mapped rows through QuantKernels.MatMulRows) and not the embedding lookup.
+// Also the pieces every layout shares: the group count, the masked store of a group's outputs and the
+// exact widening of sixteen (eight) finite fp16 scales.
+using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
 using EdgeLM.Tensors;
 
 namespace EdgeLM.Quantization;
@@ -52,6 +57,47 @@ internal static unsafe class DecodeRepack
     };
 
     public static void Free(byte* packed) => System.Runtime.InteropServices.NativeMemory.AlignedFree(packed);
+
+    /// <summary>Groups of sixteen rows (the last one padded by repeating the last row).</summary>
+    public static int Groups(int rows) => (rows + GroupRows - 1) / GroupRows;
+
+    /// <summary>Lanes of f for rows row0.. that fall in [start, end), stored at y[row - start].</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void Store(Vector512<float> f, int row0, int start, int end, float* y)
+    {
+        var lane = Vector512<int>.Indices + Vector512.Create(row0);
+        var mask = (Vector512.GreaterThanOrEqual(lane, Vector512.Create(start)) & Vector512.LessThan(lane, Vector512.Create(end))).AsSingle();
+        // Masked-off lanes are not accessed, so the base may lie before y when the range starts inside a group.
+        Avx512F.MaskStore(y + (row0 - start), mask, f);
+    }
+
+    /// <summary>Store for eight rows at 256 bits (masked-off lanes are not accessed either).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void Store256(Vector256<float> f, int row0, int start, int end, float* y)
+    {
+        var lane = Vector256<int>.Indices + Vector256.Create(row0);
+        var mask = (Vector256.GreaterThanOrEqual(lane, Vector256.Create(start)) & Vector256.LessThan(lane, Vector256.Create(end))).AsSingle();
+        Avx.MaskStore(y + (row0 - start), mask, f);
+    }
+
+    /// <summary>Sixteen finite fp16 scales as floats, exactly: sign-extended to 32 bits, the 15 magnitude
+    /// bits shifted into a float's exponent and mantissa and the three copies of the sign above them masked
+    /// off (a float 2^-112 times the value, normal or not), then scaled by 2^112 (exact). Cheaper than
+    /// QuantMath's general widening because a matrix with an infinite or NaN scale is never repacked.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector512<float> Scales(byte* s)
+    {
+        var bits = Avx512F.ConvertToVector512Int32(Vector256.Load((short*)s)) << 13;
+        return (bits & Vector512.Create(unchecked((int)0x8FFFFFFF))).AsSingle() * Vector512.Create(5.192297e33f); // 2^112
+    }
+
+    /// <summary>Eight finite fp16 scales as floats, exactly (see Scales).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector256<float> Scales256(byte* s)
+    {
+        var bits = Avx2.ConvertToVector256Int32((short*)s) << 13;
+        return (bits & Vector256.Create(unchecked((int)0x8FFFFFFF))).AsSingle() * Vector256.Create(5.192297e33f); // 2^112
+    }
 
     /// <summary>Each type's Create: size bytes of 64-byte aligned native memory filled by pack (rows x n weights,
     /// row r at w + r * rowBytes), or null, with nothing kept, when pack refuses the matrix.</summary>

@@ -32,7 +32,7 @@ namespace EdgeLM.Quantization;
 [SkipLocalsInit]
 internal static unsafe class F16Repack
 {
-    const int GroupRows = 16;
+    const int GroupRows = DecodeRepack.GroupRows;
 
     [ThreadStatic] static float[]? t_activation;
 
@@ -46,9 +46,7 @@ internal static unsafe class F16Repack
     /// <summary>Whether a row length gets this layout: rows longer than <see cref="ShortRow"/>, whole steps of four.</summary>
     public static bool Fits(int n) => n % 4 == 0 && n > ShortRow;
 
-    public static int Groups(int rows) => (rows + GroupRows - 1) / GroupRows;
-
-    public static long Size(int rows, int n) => (long)Groups(rows) * n * GroupRows * 2;
+    public static long Size(int rows, int n) => (long)DecodeRepack.Groups(rows) * n * GroupRows * 2;
 
     /// <summary>Allocates (64-byte aligned native memory) and fills the layout of F16 rows w (row r at
     /// w + r * rb); null when a weight is infinite or NaN.</summary>
@@ -59,7 +57,7 @@ internal static unsafe class F16Repack
     /// <summary>Writes the layout (see the header); false (dst then partly written) if a weight is infinite or NaN.</summary>
     public static bool Pack(byte* w, long rb, int rows, int n, byte* dst)
     {
-        for (int g = 0; g < Groups(rows); g++)
+        for (int g = 0; g < DecodeRepack.Groups(rows); g++)
             for (int r = 0; r < GroupRows; r++)
             {
                 var src = (ushort*)(w + Math.Min(g * GroupRows + r, rows - 1) * rb);
@@ -85,7 +83,7 @@ internal static unsafe class F16Repack
         F16Rows.WidenActivation((ushort*)a, aw, n, SimdLevel.Vector128);
         long groupHalves = (long)n * GroupRows;
         for (int g = start / GroupRows, gEnd = (end + GroupRows - 1) / GroupRows; g < gEnd; g++)
-            Store(One((ushort*)packed + g * groupHalves, aw, n), g * GroupRows, start, end, y);
+            DecodeRepack.Store(One((ushort*)packed + g * groupHalves, aw, n), g * GroupRows, start, end, y);
     }
 
     /// <summary>One group's sixteen outputs: four elements (two 64-byte vectors) per step.</summary>
@@ -102,14 +100,6 @@ internal static unsafe class F16Repack
             acc3 = Avx512F.FusedMultiplyAdd(F16Rows.Hi(v1), Vector512.Create(aw[j + 3]), acc3);
         }
         return (acc0 + acc1) + (acc2 + acc3);
-    }
-
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    static void Store(Vector512<float> f, int row0, int start, int end, float* y)
-    {
-        var lane = Vector512<int>.Indices + Vector512.Create(row0);
-        var mask = (Vector512.GreaterThanOrEqual(lane, Vector512.Create(start)) & Vector512.LessThan(lane, Vector512.Create(end))).AsSingle();
-        Avx512F.MaskStore(y + (row0 - start), mask, f);
     }
 
     /// <summary>The order above in a scalar loop (the test oracle): w and a F16 rows of n elements.</summary>

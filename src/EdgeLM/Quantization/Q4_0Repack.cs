@@ -40,7 +40,7 @@ namespace EdgeLM.Quantization;
 internal static unsafe partial class Q4_0Repack
 {
     /// <summary>Rows per group: one row per int32 lane of a 512-bit register.</summary>
-    public const int GroupRows = 16;
+    public const int GroupRows = DecodeRepack.GroupRows;
     /// <summary>Bytes of a pair of blocks of one group: 2 x 16 fp16 scales, then 2 x 4 x 64 quant bytes.</summary>
     const int PairBytes = 576, ScaleBytes = 64, BlockQuantBytes = 256;
     const int QK = 32, WB = 18, YB = 34; // block size, sizeof(BlockQ4_0), sizeof(BlockQ8_0)
@@ -50,23 +50,18 @@ internal static unsafe partial class Q4_0Repack
 
     public static bool Supported => Avx512BW.IsSupported || (Avx2.IsSupported && Fma.IsSupported);
 
-    /// <summary>Groups of sixteen rows (the last one padded).</summary>
-    public static int Groups(int rows) => (rows + GroupRows - 1) / GroupRows;
-
     /// <summary>Bytes of one group of nb blocks: whole pairs, and an odd last block with its scales.</summary>
     public static long GroupBytes(int nb) => (long)(nb / 2) * PairBytes + (nb % 2) * (ScaleBytes + BlockQuantBytes);
 
     /// <summary>Bytes of the repacked matrix (rows x n elements).</summary>
-    public static long Size(int rows, int n) => Groups(rows) * GroupBytes(n / QK);
+    public static long Size(int rows, int n) => DecodeRepack.Groups(rows) * GroupBytes(n / QK);
 
     /// <summary>Allocates (64-byte aligned native memory) and fills the repacked form of Q4_0 rows w (row r at
-    /// w + r * rb); free it with <see cref="Free"/>. Null when a scale is infinite or NaN: the fast widening
+    /// w + r * rb); free it with <see cref="DecodeRepack.Free"/>. Null when a scale is infinite or NaN: the fast widening
     /// would not reproduce it, and such a matrix keeps the mapped path (which follows ggml exactly).</summary>
     public static byte* Create(byte* w, long rb, int rows, int n) => Supported
         ? DecodeRepack.Build(Size(rows, n), &Pack, w, rb, rows, n)
         : throw new PlatformNotSupportedException("Q4_0 repacking needs AVX-512 BW or AVX2 + FMA");
-
-    public static void Free(byte* packed) => NativeMemory.AlignedFree(packed);
 
     /// <summary>Writes the layout (see the header) of rows x n Q4_0 weights into dst (Size(rows, n) bytes,
     /// 64-byte aligned); false (dst then partly written) if a scale is infinite or NaN.</summary>
@@ -74,7 +69,7 @@ internal static unsafe partial class Q4_0Repack
     {
         int nb = n / QK;
         ushort special = 0x7C00; // an fp16 exponent of all ones: infinity or NaN
-        for (int g = 0; g < Groups(rows); g++)
+        for (int g = 0; g < DecodeRepack.Groups(rows); g++)
             for (int b = 0; b < nb; b += 2)
             {
                 for (int k = 0; k < 2 && b + k < nb; k++)
@@ -119,26 +114,16 @@ internal static unsafe partial class Q4_0Repack
             if (level == SimdLevel.Vector512)
             {
                 for (int g = g0; g < gEnd; g++)
-                    Store(One(packed + g * groupBytes, nb, x + 2, p), g * GroupRows, start, end, y);
+                    DecodeRepack.Store(One(packed + g * groupBytes, nb, x + 2, p), g * GroupRows, start, end, y);
                 return;
             }
             for (int g = g0; g < gEnd; g++)
             {
                 var (lo, hi) = One256(packed + g * groupBytes, nb, x + 2, p);
-                Store256(lo, g * GroupRows, start, end, y);
-                Store256(hi, g * GroupRows + 8, start, end, y);
+                DecodeRepack.Store256(lo, g * GroupRows, start, end, y);
+                DecodeRepack.Store256(hi, g * GroupRows + 8, start, end, y);
             }
         }
-    }
-
-    /// <summary>Lanes of f for rows row0.. that fall in [start, end), stored at y[row - start].</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    static void Store(Vector512<float> f, int row0, int start, int end, float* y)
-    {
-        var lane = Vector512<int>.Indices + Vector512.Create(row0);
-        var mask = (Vector512.GreaterThanOrEqual(lane, Vector512.Create(start)) & Vector512.LessThan(lane, Vector512.Create(end))).AsSingle();
-        // Masked-off lanes are not accessed, so the base may lie before y when the range starts inside a group.
-        Avx512F.MaskStore(y + (row0 - start), mask, f);
     }
 
     /// <summary>One group's sixteen outputs.</summary>
@@ -148,21 +133,11 @@ internal static unsafe partial class Q4_0Repack
         int b = 0;
         for (; b + 1 < nb; b += 2, u += PairBytes, a += 2 * YB, p += 4)
         {
-            acc = Block(u + ScaleBytes, Scales(u), a, p, acc);
-            acc = Block(u + ScaleBytes + BlockQuantBytes, Scales(u + 32), a + YB, p + 2, acc);
+            acc = Block(u + ScaleBytes, DecodeRepack.Scales(u), a, p, acc);
+            acc = Block(u + ScaleBytes + BlockQuantBytes, DecodeRepack.Scales(u + 32), a + YB, p + 2, acc);
         }
-        if (b < nb) acc = Block(u + ScaleBytes, Scales(u), a, p, acc);
+        if (b < nb) acc = Block(u + ScaleBytes, DecodeRepack.Scales(u), a, p, acc);
         return acc;
-    }
-
-    /// <summary>Sixteen finite fp16 scales as floats, exactly: sign-extended to 32 bits, the 15 magnitude
-    /// bits shifted into a float's exponent and mantissa and the three copies of the sign above them masked
-    /// off (a float 2^-112 times the value, normal or not), then scaled by 2^112 (exact).</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    static Vector512<float> Scales(byte* s)
-    {
-        var bits = Avx512F.ConvertToVector512Int32(Vector256.Load((short*)s)) << 13;
-        return (bits & Vector512.Create(unchecked((int)0x8FFFFFFF))).AsSingle() * Vector512.Create(5.192297e33f); // 2^112
     }
 
     /// <summary>acc + (the block's exact integer dots) * (dw * dy), per lane: Block32GemmLanes.ReferenceDot's step.</summary>

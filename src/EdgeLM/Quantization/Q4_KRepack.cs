@@ -14,7 +14,7 @@
 //                     group 2k + 1 (Block32GemmLanes.Transpose of the packed bytes).
 // Scales and mins stay packed because the decode streams the weights from memory (see Q4_0Repack's
 // measurement of widened scales); their unpacking costs a dozen register operations per super-block for
-// sixteen rows. d and dmin are widened by Q4_0Repack's exact trick (sign bits, shift, mask, times 2^112):
+// sixteen rows. d and dmin are widened by DecodeRepack.Scales' exact trick (sign bits, shift, mask, times 2^112):
 // a matrix with an infinite or NaN d or dmin is not repacked (Create returns null).
 //
 // Per super-block: group g's eight vpmaddubsw summed as int16 (|sum| <= 8 * 2 * 15 * 128 < 32768), one
@@ -36,7 +36,7 @@ namespace EdgeLM.Quantization;
 internal static unsafe partial class Q4_KRepack
 {
     /// <summary>Rows per group: one row per int32 lane of a 512-bit register.</summary>
-    public const int GroupRows = 16;
+    public const int GroupRows = DecodeRepack.GroupRows;
     const int QK = 256, WB = 144, YB = 292; // super-block size, sizeof(BlockQ4_K), sizeof(BlockQ8_K)
     const int BlockBytes = 2304, ScalesAt = 64, QuantsAt = 256, YQs = 4; // per super-block of a group
 
@@ -48,22 +48,18 @@ internal static unsafe partial class Q4_KRepack
 
     public static bool Supported => Avx512BW.IsSupported || (Avx2.IsSupported && Fma.IsSupported);
 
-    public static int Groups(int rows) => (rows + GroupRows - 1) / GroupRows;
-
     /// <summary>Bytes of one group of nb super-blocks.</summary>
     public static long GroupBytes(int nb) => (long)nb * BlockBytes;
 
     /// <summary>Bytes of the repacked matrix (rows x n elements).</summary>
-    public static long Size(int rows, int n) => Groups(rows) * GroupBytes(n / QK);
+    public static long Size(int rows, int n) => DecodeRepack.Groups(rows) * GroupBytes(n / QK);
 
     /// <summary>Allocates (64-byte aligned native memory) and fills the repacked form of Q4_K rows w (row r at
-    /// w + r * rb); free it with <see cref="Free"/>. Null when a d or dmin is infinite or NaN: the fast
+    /// w + r * rb); free it with <see cref="DecodeRepack.Free"/>. Null when a d or dmin is infinite or NaN: the fast
     /// widening would not reproduce it, and such a matrix keeps the mapped path.</summary>
     public static byte* Create(byte* w, long rb, int rows, int n) => Supported
         ? DecodeRepack.Build(Size(rows, n), &Pack, w, rb, rows, n)
         : throw new PlatformNotSupportedException("Q4_K repacking needs AVX-512 BW or AVX2 + FMA");
-
-    public static void Free(byte* packed) => NativeMemory.AlignedFree(packed);
 
     /// <summary>Writes the layout (see the header) of rows x n Q4_K weights into dst (Size(rows, n) bytes,
     /// 64-byte aligned); false (dst then partly written) if a d or dmin is infinite or NaN.</summary>
@@ -71,7 +67,7 @@ internal static unsafe partial class Q4_KRepack
     {
         int nb = n / QK;
         const uint special = 0x7C00; // an fp16 exponent of all ones: infinity or NaN
-        for (int g = 0; g < Groups(rows); g++)
+        for (int g = 0; g < DecodeRepack.Groups(rows); g++)
             for (int b = 0; b < nb; b++, dst += BlockBytes)
                 for (int r = 0; r < GroupRows; r++)
                 {
@@ -104,14 +100,14 @@ internal static unsafe partial class Q4_KRepack
             if (level == SimdLevel.Vector512)
             {
                 for (int g = g0; g < gEnd; g++)
-                    Store(One(packed + g * groupBytes, nb, x, p), g * GroupRows, start, end, y);
+                    DecodeRepack.Store(One(packed + g * groupBytes, nb, x, p), g * GroupRows, start, end, y);
                 return;
             }
             for (int g = g0; g < gEnd; g++)
             {
                 var (lo, hi) = One256(packed + g * groupBytes, nb, x, p);
-                Store256(lo, g * GroupRows, start, end, y);
-                Store256(hi, g * GroupRows + 8, start, end, y);
+                DecodeRepack.Store256(lo, g * GroupRows, start, end, y);
+                DecodeRepack.Store256(hi, g * GroupRows + 8, start, end, y);
             }
         }
     }
@@ -131,16 +127,6 @@ internal static unsafe partial class Q4_KRepack
                 p[q] = (lo & 0xFFFF) | (hi << 16);
             }
         }
-    }
-
-    /// <summary>Lanes of f for rows row0.. that fall in [start, end), stored at y[row - start].</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    internal static void Store(Vector512<float> f, int row0, int start, int end, float* y)
-    {
-        var lane = Vector512<int>.Indices + Vector512.Create(row0);
-        var mask = (Vector512.GreaterThanOrEqual(lane, Vector512.Create(start)) & Vector512.LessThan(lane, Vector512.Create(end))).AsSingle();
-        // Masked-off lanes are not accessed, so the base may lie before y when the range starts inside a group.
-        Avx512F.MaskStore(y + (row0 - start), mask, f);
     }
 
     /// <summary>One group's sixteen outputs.</summary>
@@ -181,7 +167,7 @@ internal static unsafe partial class Q4_KRepack
             + Avx512BW.MultiplyAddAdjacent((mB & even).AsInt16(), Vector512.Create(p[2]).AsInt16())
             + Avx512BW.MultiplyAddAdjacent(((mB >> 8) & even).AsInt16(), Vector512.Create(p[3]).AsInt16());
 
-        // d (low half) and dmin (high half) of the header dwords, widened exactly as Q4_0Repack.Scales does:
+        // d (low half) and dmin (high half) of the header dwords, widened exactly as DecodeRepack.Scales does:
         // each half brought to bits 13..28 with its sign copied above, the copies masked off, times 2^112.
         var hdr = Vector512.Load((int*)u);
         var mask = Vector512.Create(unchecked((int)0x8FFFE000));

@@ -80,14 +80,4 @@ internal static unsafe partial class Q4_KRepack
         }
         return Avx2.MultiplyAddAdjacent(lo, scLo) + Avx2.MultiplyAddAdjacent(hi, scHi);
     }
-
-    /// <summary>Lanes of f for rows row0.. that fall in [start, end), stored at y[row - start] (masked-off
-    /// lanes are not accessed, as in Store).</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    internal static void Store256(Vector256<float> f, int row0, int start, int end, float* y)
-    {
-        var lane = Vector256<int>.Indices + Vector256.Create(row0);
-        var mask = (Vector256.GreaterThanOrEqual(lane, Vector256.Create(start)) & Vector256.LessThan(lane, Vector256.Create(end))).AsSingle();
-        Avx.MaskStore(y + (row0 - start), mask, f);
-    }
 }

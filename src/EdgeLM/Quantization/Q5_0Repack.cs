@@ -39,7 +39,7 @@ namespace EdgeLM.Quantization;
 internal static unsafe partial class Q5_0Repack
 {
     /// <summary>Rows per group: one row per int32 lane of a 512-bit register.</summary>
-    public const int GroupRows = 16;
+    public const int GroupRows = DecodeRepack.GroupRows;
     /// <summary>Bytes of a pair of blocks of one group: 2 x 16 fp16 scales, then 2 x (4 x 64 nibble bytes + 64 fifth-bit bytes).</summary>
     const int PairBytes = 704, ScaleBytes = 64, BlockQuantBytes = 320, HighOffset = 256;
     const int QK = 32, WB = 22, YB = 34; // block size, sizeof(BlockQ5_0), sizeof(BlockQ8_0)
@@ -49,23 +49,18 @@ internal static unsafe partial class Q5_0Repack
 
     public static bool Supported => Avx512BW.IsSupported || (Avx2.IsSupported && Fma.IsSupported);
 
-    /// <summary>Groups of sixteen rows (the last one padded).</summary>
-    public static int Groups(int rows) => (rows + GroupRows - 1) / GroupRows;
-
     /// <summary>Bytes of one group of nb blocks: whole pairs, and an odd last block with its scales.</summary>
     public static long GroupBytes(int nb) => (long)(nb / 2) * PairBytes + (nb % 2) * (ScaleBytes + BlockQuantBytes);
 
     /// <summary>Bytes of the repacked matrix (rows x n elements).</summary>
-    public static long Size(int rows, int n) => Groups(rows) * GroupBytes(n / QK);
+    public static long Size(int rows, int n) => DecodeRepack.Groups(rows) * GroupBytes(n / QK);
 
     /// <summary>Allocates (64-byte aligned native memory) and fills the repacked form of Q5_0 rows w (row r at
-    /// w + r * rb); free it with <see cref="Free"/>. Null when a scale is infinite or NaN: the fast widening
+    /// w + r * rb); free it with <see cref="DecodeRepack.Free"/>. Null when a scale is infinite or NaN: the fast widening
     /// would not reproduce it, and such a matrix keeps the mapped path (which follows ggml exactly).</summary>
     public static byte* Create(byte* w, long rb, int rows, int n) => Supported
         ? DecodeRepack.Build(Size(rows, n), &Pack, w, rb, rows, n)
         : throw new PlatformNotSupportedException("Q5_0 repacking needs AVX-512 BW or AVX2 + FMA");
-
-    public static void Free(byte* packed) => NativeMemory.AlignedFree(packed);
 
     /// <summary>Writes the layout (see the header) of rows x n Q5_0 weights into dst (Size(rows, n) bytes,
     /// 64-byte aligned); false (dst then partly written) if a scale is infinite or NaN.</summary>
@@ -73,7 +68,7 @@ internal static unsafe partial class Q5_0Repack
     {
         int nb = n / QK;
         ushort special = 0x7C00; // an fp16 exponent of all ones: infinity or NaN
-        for (int g = 0; g < Groups(rows); g++)
+        for (int g = 0; g < DecodeRepack.Groups(rows); g++)
             for (int b = 0; b < nb; b += 2)
             {
                 for (int k = 0; k < 2 && b + k < nb; k++)
@@ -130,14 +125,14 @@ internal static unsafe partial class Q5_0Repack
             if (level == SimdLevel.Vector512)
             {
                 for (int g = g0; g < gEnd; g++)
-                    Q8_0Repack.Store(One(packed + g * groupBytes, nb, x + 2, p), g * GroupRows, start, end, y);
+                    DecodeRepack.Store(One(packed + g * groupBytes, nb, x + 2, p), g * GroupRows, start, end, y);
                 return;
             }
             for (int g = g0; g < gEnd; g++)
             {
                 var (lo, hi) = One256(packed + g * groupBytes, nb, x + 2, p);
-                Q8_0Repack.Store256(lo, g * GroupRows, start, end, y);
-                Q8_0Repack.Store256(hi, g * GroupRows + 8, start, end, y);
+                DecodeRepack.Store256(lo, g * GroupRows, start, end, y);
+                DecodeRepack.Store256(hi, g * GroupRows + 8, start, end, y);
             }
         }
     }
@@ -149,10 +144,10 @@ internal static unsafe partial class Q5_0Repack
         int b = 0;
         for (; b + 1 < nb; b += 2, u += PairBytes, a += 2 * YB, p += 4)
         {
-            acc = Block(u + ScaleBytes, Q8_0Repack.Scales(u), a, p, acc);
-            acc = Block(u + ScaleBytes + BlockQuantBytes, Q8_0Repack.Scales(u + 32), a + YB, p + 2, acc);
+            acc = Block(u + ScaleBytes, DecodeRepack.Scales(u), a, p, acc);
+            acc = Block(u + ScaleBytes + BlockQuantBytes, DecodeRepack.Scales(u + 32), a + YB, p + 2, acc);
         }
-        if (b < nb) acc = Block(u + ScaleBytes, Q8_0Repack.Scales(u), a, p, acc);
+        if (b < nb) acc = Block(u + ScaleBytes, DecodeRepack.Scales(u), a, p, acc);
         return acc;
     }
 

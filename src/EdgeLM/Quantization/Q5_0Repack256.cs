@@ -18,15 +18,15 @@ internal static unsafe partial class Q5_0Repack
         int b = 0;
         for (; b + 1 < nb; b += 2, u += PairBytes, a += 2 * YB, p += 4)
         {
-            lo = Block256(u + ScaleBytes, Q8_0Repack.Scales256(u), a, p, lo);
-            hi = Block256(u + ScaleBytes + 32, Q8_0Repack.Scales256(u + 16), a, p, hi);
-            lo = Block256(u + ScaleBytes + BlockQuantBytes, Q8_0Repack.Scales256(u + 32), a + YB, p + 2, lo);
-            hi = Block256(u + ScaleBytes + BlockQuantBytes + 32, Q8_0Repack.Scales256(u + 48), a + YB, p + 2, hi);
+            lo = Block256(u + ScaleBytes, DecodeRepack.Scales256(u), a, p, lo);
+            hi = Block256(u + ScaleBytes + 32, DecodeRepack.Scales256(u + 16), a, p, hi);
+            lo = Block256(u + ScaleBytes + BlockQuantBytes, DecodeRepack.Scales256(u + 32), a + YB, p + 2, lo);
+            hi = Block256(u + ScaleBytes + BlockQuantBytes + 32, DecodeRepack.Scales256(u + 48), a + YB, p + 2, hi);
         }
         if (b < nb)
         {
-            lo = Block256(u + ScaleBytes, Q8_0Repack.Scales256(u), a, p, lo);
-            hi = Block256(u + ScaleBytes + 32, Q8_0Repack.Scales256(u + 16), a, p, hi);
+            lo = Block256(u + ScaleBytes, DecodeRepack.Scales256(u), a, p, lo);
+            hi = Block256(u + ScaleBytes + 32, DecodeRepack.Scales256(u + 16), a, p, hi);
         }
         return (lo, hi);
     }

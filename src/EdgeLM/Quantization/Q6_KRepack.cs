@@ -17,7 +17,7 @@
 // The same 6 bits per weight as the file, rearranged at load so that a token's unpacking is a mask per
 // column and three shifts and masks for the fourth (from ql and qh as stored it took 13 operations per
 // chunk: 29 GB/s on a cached 2048 x 8192 matrix against 37 now, and below memory speed on the output head).
-// d is widened by Q4_0Repack's exact trick; a matrix with an infinite or NaN d is not repacked (Create
+// d is widened by DecodeRepack.Scales' exact trick; a matrix with an infinite or NaN d is not repacked (Create
 // returns null).
 //
 // Per super-block: the 6-bit values u (0..63) against the activation by vpmaddubsw, two chunks per int16
@@ -38,7 +38,7 @@ namespace EdgeLM.Quantization;
 internal static unsafe partial class Q6_KRepack
 {
     /// <summary>Rows per group: one row per int32 lane of a 512-bit register.</summary>
-    public const int GroupRows = 16;
+    public const int GroupRows = DecodeRepack.GroupRows;
     const int QK = 256, WB = 210, YB = 292; // super-block size, sizeof(BlockQ6_K), sizeof(BlockQ8_K)
     const int BlockBytes = 3328, QuantsAt = 256, HalfBytes = 1536, YQs = 4; // per super-block of a group
 
@@ -50,22 +50,18 @@ internal static unsafe partial class Q6_KRepack
 
     public static bool Supported => Avx512BW.IsSupported || (Avx2.IsSupported && Fma.IsSupported);
 
-    public static int Groups(int rows) => (rows + GroupRows - 1) / GroupRows;
-
     /// <summary>Bytes of one group of nb super-blocks: the super-blocks, then their d padded to 64 bytes.</summary>
     public static long GroupBytes(int nb) => (long)nb * BlockBytes + (32L * nb + 63) / 64 * 64;
 
     /// <summary>Bytes of the repacked matrix (rows x n elements).</summary>
-    public static long Size(int rows, int n) => Groups(rows) * GroupBytes(n / QK);
+    public static long Size(int rows, int n) => DecodeRepack.Groups(rows) * GroupBytes(n / QK);
 
     /// <summary>Allocates (64-byte aligned native memory) and fills the repacked form of Q6_K rows w (row r at
-    /// w + r * rb); free it with <see cref="Free"/>. Null when a d is infinite or NaN: the fast widening
+    /// w + r * rb); free it with <see cref="DecodeRepack.Free"/>. Null when a d is infinite or NaN: the fast widening
     /// would not reproduce it, and such a matrix keeps the mapped path.</summary>
     public static byte* Create(byte* w, long rb, int rows, int n) => Supported
         ? DecodeRepack.Build(Size(rows, n), &Pack, w, rb, rows, n)
         : throw new PlatformNotSupportedException("Q6_K repacking needs AVX-512 BW or AVX2 + FMA");
-
-    public static void Free(byte* packed) => NativeMemory.AlignedFree(packed);
 
     /// <summary>Writes the layout (see the header) of rows x n Q6_K weights into dst (Size(rows, n) bytes,
     /// 64-byte aligned); false (dst then partly written) if a d is infinite or NaN.</summary>
@@ -74,7 +70,7 @@ internal static unsafe partial class Q6_KRepack
         int nb = n / QK;
         const ushort special = 0x7C00; // an fp16 exponent of all ones: infinity or NaN
         long groupBytes = GroupBytes(nb);
-        for (int g = 0; g < Groups(rows); g++, dst += groupBytes)
+        for (int g = 0; g < DecodeRepack.Groups(rows); g++, dst += groupBytes)
         {
             new Span<byte>(dst + (long)nb * BlockBytes, (int)(groupBytes - (long)nb * BlockBytes)).Clear(); // d and its padding
             for (int b = 0; b < nb; b++)
@@ -127,14 +123,14 @@ internal static unsafe partial class Q6_KRepack
             if (level == SimdLevel.Vector512)
             {
                 for (int g = g0; g < gEnd; g++)
-                    Q4_KRepack.Store(One(packed + g * groupBytes, nb, x, p), g * GroupRows, start, end, y);
+                    DecodeRepack.Store(One(packed + g * groupBytes, nb, x, p), g * GroupRows, start, end, y);
                 return;
             }
             for (int g = g0; g < gEnd; g++)
             {
                 var (lo, hi) = One256(packed + g * groupBytes, nb, x, p);
-                Q4_KRepack.Store256(lo, g * GroupRows, start, end, y);
-                Q4_KRepack.Store256(hi, g * GroupRows + 8, start, end, y);
+                DecodeRepack.Store256(lo, g * GroupRows, start, end, y);
+                DecodeRepack.Store256(hi, g * GroupRows + 8, start, end, y);
             }
         }
     }
@@ -171,7 +167,7 @@ internal static unsafe partial class Q6_KRepack
                 off += Avx512BW.MultiplyAddAdjacent(Vector512.ShiftRightArithmetic(s << 8, 8), Vector512.Create(p[2 * v]).AsInt16());
                 off += Avx512BW.MultiplyAddAdjacent(Vector512.ShiftRightArithmetic(s, 8), Vector512.Create(p[2 * v + 1]).AsInt16());
             }
-            // d widened exactly as Q4_0Repack.Scales does.
+            // d widened exactly as DecodeRepack.Scales does.
             var bits = Avx512F.ConvertToVector512Int32(Vector256.Load((short*)d)) << 13;
             var dw = (bits & Vector512.Create(unchecked((int)0x8FFFFFFF))).AsSingle() * Vector512.Create(5.192297e33f); // 2^112
             acc = Avx512F.FusedMultiplyAdd(Avx512F.ConvertToVector512Single(i - (off << 5)), dw * Vector512.Create(*(float*)a), acc);

@@ -18,25 +18,17 @@ internal static unsafe partial class Q8_0Repack
         int b = 0;
         for (; b + 1 < nb; b += 2, u += PairBytes, a += 2 * PlaneBytes, p += 4)
         {
-            lo = Block256(u + ScaleBytes, Scales256(u), a, p, lo);
-            hi = Block256(u + ScaleBytes + 32, Scales256(u + 16), a, p, hi);
-            lo = Block256(u + ScaleBytes + BlockQuantBytes, Scales256(u + 32), a + PlaneBytes, p + 2, lo);
-            hi = Block256(u + ScaleBytes + BlockQuantBytes + 32, Scales256(u + 48), a + PlaneBytes, p + 2, hi);
+            lo = Block256(u + ScaleBytes, DecodeRepack.Scales256(u), a, p, lo);
+            hi = Block256(u + ScaleBytes + 32, DecodeRepack.Scales256(u + 16), a, p, hi);
+            lo = Block256(u + ScaleBytes + BlockQuantBytes, DecodeRepack.Scales256(u + 32), a + PlaneBytes, p + 2, lo);
+            hi = Block256(u + ScaleBytes + BlockQuantBytes + 32, DecodeRepack.Scales256(u + 48), a + PlaneBytes, p + 2, hi);
         }
         if (b < nb)
         {
-            lo = Block256(u + ScaleBytes, Scales256(u), a, p, lo);
-            hi = Block256(u + ScaleBytes + 32, Scales256(u + 16), a, p, hi);
+            lo = Block256(u + ScaleBytes, DecodeRepack.Scales256(u), a, p, lo);
+            hi = Block256(u + ScaleBytes + 32, DecodeRepack.Scales256(u + 16), a, p, hi);
         }
         return (lo, hi);
-    }
-
-    /// <summary>Eight finite fp16 scales as floats, exactly (see Scales).</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    internal static Vector256<float> Scales256(byte* s)
-    {
-        var bits = Avx2.ConvertToVector256Int32((short*)s) << 13;
-        return (bits & Vector256.Create(unchecked((int)0x8FFFFFFF))).AsSingle() * Vector256.Create(5.192297e33f); // 2^112
     }
 
     /// <summary>Block's step for eight rows: u is the half of the first quant vector holding them (the
@@ -61,14 +53,4 @@ internal static unsafe partial class Q8_0Repack
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     static Vector256<sbyte> Y256(byte* a) => Vector256.Create(*(int*)a).AsSByte();
-
-    /// <summary>Lanes of f for rows row0.. that fall in [start, end), stored at y[row - start] (masked-off lanes
-    /// are not accessed, as in Store).</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    internal static void Store256(Vector256<float> f, int row0, int start, int end, float* y)
-    {
-        var lane = Vector256<int>.Indices + Vector256.Create(row0);
-        var mask = (Vector256.GreaterThanOrEqual(lane, Vector256.Create(start)) & Vector256.LessThan(lane, Vector256.Create(end))).AsSingle();
-        Avx.MaskStore(y + (row0 - start), mask, f);
-    }
 }

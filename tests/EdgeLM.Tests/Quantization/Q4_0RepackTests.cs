@@ -97,7 +97,7 @@ public unsafe class Q4_0RepackTests
             }
             finally
             {
-                Q4_0Repack.Free(packed);
+                DecodeRepack.Free(packed);
             }
         }
     }

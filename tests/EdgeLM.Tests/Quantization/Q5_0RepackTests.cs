@@ -106,7 +106,7 @@ public unsafe class Q5_0RepackTests
             }
             finally
             {
-                Q5_0Repack.Free(packed);
+                DecodeRepack.Free(packed);
             }
         }
     }

@@ -102,7 +102,7 @@ public unsafe class Q8_0RepackTests
             }
             finally
             {
-                Q8_0Repack.Free(packed);
+                DecodeRepack.Free(packed);
             }
         }
     }
