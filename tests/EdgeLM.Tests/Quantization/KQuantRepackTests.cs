@@ -5,7 +5,6 @@
 // largest fp16 d and dmin, negative and subnormal ones; activations of +127, -128 and a tiny d). Every
 // output must equal KQuantLanes.ReferenceDot bit for bit (the same integer sums and FMA order), outputs
 // outside the range must stay untouched, and a matrix with an infinite or NaN d or dmin is not repacked.
-using System.Runtime.Intrinsics.X86;
 using EdgeLM.Quantization;
 using EdgeLM.Tensors;
 using EdgeLM.Tests.Support;
@@ -14,12 +13,10 @@ namespace EdgeLM.Tests.Quantization;
 
 public unsafe class KQuantRepackTests
 {
-    const int Rows = 53, Acts = 4;
+    const int Rows = RepackChecks.Rows, Acts = 4;
 
     // Finite fp16 super-scales: 1, the largest, its negative, the smallest subnormal, zero, two ordinary.
     static readonly ushort[] Halves = [0x3c00, 0x7bff, 0xfbff, 0x0001, 0x0000, 0x1e66, 0xa4d2];
-
-    static readonly (int Start, int End)[] Ranges = [(0, Rows), (3, 19), (15, 17), (16, 48), (31, 32), (50, Rows), (5, 6), (8, 9)];
 
     public static TheoryData<GgmlType, int> Cases()
     {
@@ -82,9 +79,7 @@ public unsafe class KQuantRepackTests
                     byte* x = px + t * ab;
                     var want = new float[Rows];
                     for (int r = 0; r < Rows; r++) want[r] = KQuantLanes.ReferenceDot(type, pw + r * rb, x, n);
-                    foreach (var level in Levels())
-                        foreach (var (r0, r1) in Ranges)
-                            CheckRange(type, packed, n, x, want, level, r0, r1, $"{type} {what} {level} n={n} act {t}");
+                    RepackChecks.AllRanges(type, packed, n, x, want, $"{type} {what} act {t}");
                 }
             }
             finally
@@ -92,39 +87,6 @@ public unsafe class KQuantRepackTests
                 DecodeRepack.Free(packed);
             }
         }
-    }
-
-    /// <summary>Rows [r0, r1) against x must equal want bit for bit; the slots around them stay NaN.</summary>
-    static void CheckRange(GgmlType type, byte* packed, int n, byte* x, float[] want, SimdLevel level, int r0, int r1, string label)
-    {
-        var y = new float[Rows + 2];
-        Array.Fill(y, float.NaN);
-        fixed (float* py = y) Run(type, packed, n, r0, r1, x, py + 1 + r0, level);
-        for (int i = 0; i < y.Length; i++)
-        {
-            int r = i - 1;
-            string at = $"{label} [{r0},{r1}) row {r}";
-            if (r < r0 || r >= r1)
-            {
-                Assert.True(float.IsNaN(y[i]), $"{at}: slot was written");
-                continue;
-            }
-            Assert.True(BitConverter.SingleToInt32Bits(y[i]) == BitConverter.SingleToInt32Bits(want[r]),
-                $"{at}: repacked {y[i]:R} (0x{BitConverter.SingleToInt32Bits(y[i]):x8}), reference order {want[r]:R} (0x{BitConverter.SingleToInt32Bits(want[r]):x8})");
-        }
-    }
-
-    static void Run(GgmlType type, byte* packed, int n, int r0, int r1, byte* x, float* y, SimdLevel level)
-    {
-        if (type == GgmlType.Q4_K) Q4_KRepack.Rows(packed, n, r0, r1, x, y, level);
-        else Q6_KRepack.Rows(packed, n, r0, r1, x, y, level);
-    }
-
-    /// <summary>The widths this CPU runs: 512 bits (sixteen rows per register), 256 (two halves of eight).</summary>
-    static IEnumerable<SimdLevel> Levels()
-    {
-        if (Avx512BW.IsSupported) yield return SimdLevel.Vector512;
-        if (Avx2.IsSupported && Fma.IsSupported) yield return SimdLevel.Vector256;
     }
 
     static (byte[] Wq, byte[] Xq) MakeQuantized(GgmlType type, int n, int seed)

@@ -1,12 +1,9 @@
 // The decode product over Q4_0 weights repacked at load into sixteen-row groups (Q4_0Repack), at 512 and
-// 256 bits: over 53
-// rows (three full groups and a padded one), row ranges that start and end inside a group, lengths of one,
-// three and 28 blocks, and extreme raw blocks (every nibble 0 or 15 against activations of -128 or 127,
-// the int16 sums' worst case; scales of fp16's largest finite value, negative ones and subnormal ones).
-// Every output must equal
-// Block32GemmLanes.ReferenceDot bit for bit (the same order of integer sums and FMAs), and outputs outside
-// the range must stay untouched.
-using System.Runtime.Intrinsics.X86;
+// 256 bits, through RepackChecks (53 rows, ranges that start and end inside a group): lengths of one, three
+// and 28 blocks, and extreme raw blocks (every nibble 0 or 15 against activations of -128 or 127, the int16
+// sums' worst case; scales of fp16's largest finite value, negative ones and subnormal ones). Every output
+// must equal Block32GemmLanes.ReferenceDot bit for bit (the same order of integer sums and FMAs), and
+// outputs outside the range must stay untouched.
 using EdgeLM.Quantization;
 using EdgeLM.Tensors;
 using EdgeLM.Tests.Support;
@@ -15,7 +12,7 @@ namespace EdgeLM.Tests.Quantization;
 
 public unsafe class Q4_0RepackTests
 {
-    const int Rows = 53;
+    const int Rows = RepackChecks.Rows;
 
     public static TheoryData<int> Lengths() => new() { 32, 96, 896 };
 
@@ -25,7 +22,7 @@ public unsafe class Q4_0RepackTests
     {
         if (!Q4_0Repack.Supported) return; // the layout is only built on AVX-512 BW or AVX2 + FMA CPUs
         var (wq, xq) = Make(n, seed: n);
-        Check(wq, xq, n, "gaussian");
+        RepackChecks.Block32(GgmlType.Q4_0, wq, xq, n, "gaussian");
     }
 
     [Theory]
@@ -47,7 +44,7 @@ public unsafe class Q4_0RepackTests
                 Array.Fill(wq, r < 16 ? (byte)0xFF : (byte)0x00, o + 2, 16);
             }
         for (int b = 0; b < n / 32; b++) Array.Fill(xq, b % 2 == 0 ? (byte)0x80 : (byte)0x7F, b * 34 + 2, 32);
-        Check(wq, xq, n, "extreme");
+        RepackChecks.Block32(GgmlType.Q4_0, wq, xq, n, "extreme");
     }
 
     [Fact]
@@ -62,51 +59,6 @@ public unsafe class Q4_0RepackTests
             wq[37 * rb + 18] = (byte)bad; wq[37 * rb + 19] = (byte)(bad >> 8); // row 37, block 1
             fixed (byte* pw = wq) Assert.True(Q4_0Repack.Create(pw, rb, Rows, n) == null, $"scale 0x{bad:X4} was repacked");
         }
-    }
-
-    static void Check(byte[] wq, byte[] xq, int n, string what)
-    {
-        int rb = (int)GgmlTypes.RowBytes(GgmlType.Q4_0, n);
-        fixed (byte* pw = wq)
-        fixed (byte* px = xq)
-        {
-            byte* packed = Q4_0Repack.Create(pw, rb, Rows, n);
-            try
-            {
-                foreach (var level in Levels())
-                {
-                    foreach (var (r0, r1) in new[] { (0, Rows), (3, 19), (15, 17), (16, 48), (31, 32), (50, Rows), (5, 6), (8, 9) })
-                    {
-                        var y = new float[Rows + 2];
-                        Array.Fill(y, float.NaN);
-                        fixed (float* py = y) Q4_0Repack.Rows(packed, n, r0, r1, px, py + 1 + r0, level);
-                        for (int i = 0; i < y.Length; i++)
-                        {
-                            int r = i - 1;
-                            if (r < r0 || r >= r1)
-                            {
-                                Assert.True(float.IsNaN(y[i]), $"{what} {level} n={n} [{r0},{r1}): slot of row {r} was written");
-                                continue;
-                            }
-                            float want = Block32GemmLanes.ReferenceDot(GgmlType.Q4_0, pw + r * rb, px, n);
-                            Assert.True(BitConverter.SingleToInt32Bits(y[i]) == BitConverter.SingleToInt32Bits(want),
-                                $"{what} {level} n={n} [{r0},{r1}) row {r}: repacked {y[i]:R}, reference order {want:R}");
-                        }
-                    }
-                }
-            }
-            finally
-            {
-                DecodeRepack.Free(packed);
-            }
-        }
-    }
-
-    /// <summary>The widths this CPU runs: 512 bits (sixteen rows per register), 256 (two halves of eight).</summary>
-    static IEnumerable<SimdLevel> Levels()
-    {
-        if (Avx512BW.IsSupported) yield return SimdLevel.Vector512;
-        if (Avx2.IsSupported && Fma.IsSupported) yield return SimdLevel.Vector256;
     }
 
     static (byte[] Wq, byte[] Xq) Make(int n, int seed)

@@ -5,7 +5,6 @@
 // negative ones and subnormal ones). Every output must equal Block32GemmLanes.ReferenceDot bit for bit
 // (the same order of integer sums and FMAs), and outputs outside the range must stay untouched; a matrix
 // with an infinite or NaN scale must not be repacked.
-using System.Runtime.Intrinsics.X86;
 using EdgeLM.Quantization;
 using EdgeLM.Tensors;
 using EdgeLM.Tests.Support;
@@ -14,7 +13,7 @@ namespace EdgeLM.Tests.Quantization;
 
 public unsafe class Q8_0RepackTests
 {
-    const int Rows = 53;
+    const int Rows = RepackChecks.Rows;
     const int BlockBytes = 34; // sizeof(BlockQ8_0)
 
     public static TheoryData<int> Lengths() => new() { 32, 96, 896 };
@@ -25,7 +24,7 @@ public unsafe class Q8_0RepackTests
     {
         if (!Q8_0Repack.Supported) return; // the layout is only built on AVX-512 BW or AVX2 + FMA CPUs
         var (wq, xq) = Make(n, seed: n);
-        Check(wq, xq, n, "gaussian");
+        RepackChecks.Block32(GgmlType.Q8_0, wq, xq, n, "gaussian");
     }
 
     [Theory]
@@ -51,7 +50,7 @@ public unsafe class Q8_0RepackTests
         for (int b = 0; b < n / 32; b++)
             for (int i = 0; i < 32; i++)
                 xq[b * BlockBytes + 2 + i] = (b % 3) switch { 0 => 0x80, 1 => 0x7F, _ => i % 2 == 0 ? (byte)0x80 : (byte)0x7F };
-        Check(wq, xq, n, "extreme");
+        RepackChecks.Block32(GgmlType.Q8_0, wq, xq, n, "extreme");
     }
 
     [Fact]
@@ -66,52 +65,6 @@ public unsafe class Q8_0RepackTests
             wq[37 * rb + BlockBytes] = (byte)bad; wq[37 * rb + BlockBytes + 1] = (byte)(bad >> 8); // row 37, block 1
             fixed (byte* pw = wq) Assert.True(Q8_0Repack.Create(pw, rb, Rows, n) == null, $"scale 0x{bad:X4} was repacked");
         }
-    }
-
-    static void Check(byte[] wq, byte[] xq, int n, string what)
-    {
-        int rb = (int)GgmlTypes.RowBytes(GgmlType.Q8_0, n);
-        fixed (byte* pw = wq)
-        fixed (byte* px = xq)
-        {
-            byte* packed = Q8_0Repack.Create(pw, rb, Rows, n);
-            Assert.True(packed != null, $"{what} n={n}: finite scales were not repacked");
-            try
-            {
-                foreach (var level in Levels())
-                {
-                    foreach (var (r0, r1) in new[] { (0, Rows), (3, 19), (15, 17), (16, 48), (31, 32), (50, Rows), (5, 6), (8, 9) })
-                    {
-                        var y = new float[Rows + 2];
-                        Array.Fill(y, float.NaN);
-                        fixed (float* py = y) Q8_0Repack.Rows(packed, n, r0, r1, px, py + 1 + r0, level);
-                        for (int i = 0; i < y.Length; i++)
-                        {
-                            int r = i - 1;
-                            if (r < r0 || r >= r1)
-                            {
-                                Assert.True(float.IsNaN(y[i]), $"{what} {level} n={n} [{r0},{r1}): slot of row {r} was written");
-                                continue;
-                            }
-                            float want = Block32GemmLanes.ReferenceDot(GgmlType.Q8_0, pw + r * rb, px, n);
-                            Assert.True(BitConverter.SingleToInt32Bits(y[i]) == BitConverter.SingleToInt32Bits(want),
-                                $"{what} {level} n={n} [{r0},{r1}) row {r}: repacked {y[i]:R}, reference order {want:R}");
-                        }
-                    }
-                }
-            }
-            finally
-            {
-                DecodeRepack.Free(packed);
-            }
-        }
-    }
-
-    /// <summary>The widths this CPU runs: 512 bits (sixteen rows per register), 256 (two halves of eight).</summary>
-    static IEnumerable<SimdLevel> Levels()
-    {
-        if (Avx512BW.IsSupported) yield return SimdLevel.Vector512;
-        if (Avx2.IsSupported && Fma.IsSupported) yield return SimdLevel.Vector256;
     }
 
     static (byte[] Wq, byte[] Xq) Make(int n, int seed)

@@ -1,0 +1,87 @@
+// What every test of a sixteen-row decode layout (DecodeRepack) checks, in one place: over 53 rows (three
+// full groups and a padded one) and row ranges that start and end inside a group, at each width this CPU
+// runs, every output of the layout's Rows must equal its scalar reference order bit for bit, and the slots
+// around the range must stay untouched.
+using System.Runtime.Intrinsics.X86;
+using EdgeLM.Quantization;
+using EdgeLM.Tensors;
+
+namespace EdgeLM.Tests.Quantization;
+
+internal static unsafe class RepackChecks
+{
+    public const int Rows = 53;
+
+    static readonly (int Start, int End)[] Ranges = [(0, Rows), (3, 19), (15, 17), (16, 48), (31, 32), (50, Rows), (5, 6), (8, 9)];
+
+    /// <summary>The widths this CPU runs: 512 bits (sixteen rows per register), 256 (two halves of eight).</summary>
+    public static IEnumerable<SimdLevel> Levels()
+    {
+        if (Avx512BW.IsSupported) yield return SimdLevel.Vector512;
+        if (Avx2.IsSupported && Fma.IsSupported) yield return SimdLevel.Vector256;
+    }
+
+    /// <summary>A Q4_0, Q5_0 or Q8_0 matrix (Rows rows of n) repacked, against Block32GemmLanes.ReferenceDot.</summary>
+    public static void Block32(GgmlType type, byte[] wq, byte[] xq, int n, string what)
+    {
+        int rb = (int)GgmlTypes.RowBytes(type, n);
+        fixed (byte* pw = wq)
+        fixed (byte* px = xq)
+        {
+            byte* packed = DecodeRepack.Create(type, pw, rb, Rows, n);
+            Assert.True(packed != null, $"{type} {what} n={n}: finite scales were not repacked");
+            try
+            {
+                var want = new float[Rows];
+                for (int r = 0; r < Rows; r++) want[r] = Block32GemmLanes.ReferenceDot(type, pw + r * rb, px, n);
+                AllRanges(type, packed, n, px, want, $"{type} {what}");
+            }
+            finally
+            {
+                DecodeRepack.Free(packed);
+            }
+        }
+    }
+
+    /// <summary>Every range at every width against x must give want.</summary>
+    public static void AllRanges(GgmlType type, byte* packed, int n, byte* x, float[] want, string label)
+    {
+        foreach (var level in Levels())
+            foreach (var (r0, r1) in Ranges)
+                CheckRange(type, packed, n, x, want, level, r0, r1, $"{label} {level} n={n}");
+    }
+
+    /// <summary>Rows [r0, r1) against x must equal want bit for bit; the slots around them stay NaN.</summary>
+    static void CheckRange(GgmlType type, byte* packed, int n, byte* x, float[] want, SimdLevel level, int r0, int r1, string label)
+    {
+        var y = new float[Rows + 2];
+        Array.Fill(y, float.NaN);
+        fixed (float* py = y) Run(type, packed, n, r0, r1, x, py + 1 + r0, level);
+        for (int i = 0; i < y.Length; i++)
+        {
+            int r = i - 1;
+            string at = $"{label} [{r0},{r1}) row {r}";
+            if (r < r0 || r >= r1)
+            {
+                Assert.True(float.IsNaN(y[i]), $"{at}: slot was written");
+                continue;
+            }
+            Assert.True(BitConverter.SingleToInt32Bits(y[i]) == BitConverter.SingleToInt32Bits(want[r]),
+                $"{at}: repacked {y[i]:R} (0x{BitConverter.SingleToInt32Bits(y[i]):x8}), reference order {want[r]:R} (0x{BitConverter.SingleToInt32Bits(want[r]):x8})");
+        }
+    }
+
+    /// <summary>The layout's Rows at a given width.</summary>
+    static void Run(GgmlType type, byte* packed, int n, int r0, int r1, byte* x, float* y, SimdLevel level)
+    {
+        switch (type)
+        {
+            case GgmlType.Q4_0: Q4_0Repack.Rows(packed, n, r0, r1, x, y, level); break;
+            case GgmlType.Q5_0: Q5_0Repack.Rows(packed, n, r0, r1, x, y, level); break;
+            case GgmlType.Q8_0: Q8_0Repack.Rows(packed, n, r0, r1, x, y, level); break;
+            case GgmlType.Q4_K: Q4_KRepack.Rows(packed, n, r0, r1, x, y, level); break;
+            case GgmlType.Q6_K: Q6_KRepack.Rows(packed, n, r0, r1, x, y, level); break;
+            default: throw new ArgumentOutOfRangeException(nameof(type), type, "no repacked layout with a width choice");
+        }
+    }
+}
