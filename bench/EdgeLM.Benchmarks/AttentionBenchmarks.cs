@@ -99,11 +99,11 @@ public unsafe class AttentionBenchmarks
 
 // One question: what does a prompt micro-batch's attention cost (256 tokens after 256 cached, over an F16
 // cache as the engine keeps it by default) in token blocks against the per-token kernels, on one and two
-// threads? Same heads as above. Baseline: the per-token kernels (Attention with PromptBlocks = false).
+// threads? Same heads as above. Baseline: the per-token kernels (Attention with Blocks = false).
 public unsafe class PrefillAttentionBenchmarks
 {
     const int T = 256, Pos0 = 256;
-    readonly Attention _perToken = new() { PromptBlocks = false };
+    readonly Attention _perToken = new() { Blocks = false };
     readonly Attention _blocks = new();
     string _dir = "";
     DecoderModel? _model;

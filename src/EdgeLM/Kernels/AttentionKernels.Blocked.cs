@@ -58,24 +58,33 @@ public static unsafe partial class AttentionKernels
         }
     }
 
-    /// <summary>tile[d, j] = k[d, p0 + j] as F32 for j &lt; m, 0 for m ≤ j &lt; PositionTile.</summary>
+    /// <summary>tile[d, j] = k[d, p0 + j] as F32 for j &lt; m, 0 for m ≤ j &lt; PositionTile. A short last tile
+    /// (a decode token's last n mod 16 positions) is still loaded whole when the key rows reach that far (they
+    /// are keyStride long), its positions past n, unwritten cache, masked to zero after the widening.</summary>
     static void LoadKeyTile(void* keysT, bool half, long keyStride, int p0, int m, int D, float* tile, bool simd)
     {
+        bool whole = p0 + PositionTile <= keyStride;
+        var keep512 = Vector512.LessThan(Vector512<int>.Indices, Vector512.Create(m)).AsSingle();
+        var keep256 = Vector256.LessThan(Vector256<int>.Indices, Vector256.Create(m)).AsSingle();
+        var keep256Hi = Vector256.LessThan(Vector256<int>.Indices + Vector256.Create(8), Vector256.Create(m)).AsSingle();
         for (int d = 0; d < D; d++)
         {
             float* dst = tile + d * PositionTile;
             if (half)
             {
                 ushort* src = (ushort*)keysT + d * keyStride + p0;
-                if (m == PositionTile && simd && Vector512.IsHardwareAccelerated)
-                    QuantMath.HalfToFloat(Vector512.WidenLower(Vector256.Load(src).ToVector512Unsafe())).Store(dst);
-                else if (m == PositionTile && simd && Vector256.IsHardwareAccelerated)
+                if (whole && simd && Vector512.IsHardwareAccelerated)
                 {
-                    QuantMath.HalfToFloat(Vector256.WidenLower(Vector128.Load(src).ToVector256Unsafe())).Store(dst);
-                    QuantMath.HalfToFloat(Vector256.WidenLower(Vector128.Load(src + 8).ToVector256Unsafe())).Store(dst + 8);
+                    (QuantMath.HalfToFloat(Vector512.WidenLower(Vector256.Load(src).ToVector512Unsafe())) & keep512).Store(dst);
+                    continue;
                 }
-                else
-                    for (int j = 0; j < m; j++) dst[j] = QuantMath.HalfToFloat(src[j]);
+                if (whole && simd && Vector256.IsHardwareAccelerated)
+                {
+                    (QuantMath.HalfToFloat(Vector256.WidenLower(Vector128.Load(src).ToVector256Unsafe())) & keep256).Store(dst);
+                    (QuantMath.HalfToFloat(Vector256.WidenLower(Vector128.Load(src + 8).ToVector256Unsafe())) & keep256Hi).Store(dst + 8);
+                    continue;
+                }
+                for (int j = 0; j < m; j++) dst[j] = QuantMath.HalfToFloat(src[j]);
             }
             else
             {

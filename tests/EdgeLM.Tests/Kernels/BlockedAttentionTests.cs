@@ -2,7 +2,7 @@
 // against the per-token kernels the decoder used before them, token by token, and against attention
 // written out in double precision. Blocks whose length is not a multiple of the position tile, a
 // first position past 0, one and seven query heads per KV head, F32 and F16 caches, every head size
-// path (multiple of 16, of 8, neither).
+// path (multiple of 16, of 8, neither), single decode tokens, key rows that end at the last position.
 using EdgeLM.Kernels;
 
 namespace EdgeLM.Tests.Kernels;
@@ -32,6 +32,9 @@ public unsafe class BlockedAttentionTests
                 data.Add(4, 128, 250, 8, half, simd);
                 data.Add(2, 24, 13, 5, half, simd);  // head size a multiple of 8 only
                 data.Add(3, 20, 1, 2, half, simd);   // neither: the plain loops
+                data.Add(7, 64, 40, 1, half, simd);  // one decode token: a last tile of 9 positions, read whole and masked
+                data.Add(7, 64, 41, 1, half, simd);  // the key rows end at the last position: that tile read position by position
+                data.Add(4, 128, 300, 1, half, simd);
             }
         return data;
     }
@@ -41,13 +44,17 @@ public unsafe class BlockedAttentionTests
     public void A_block_matches_the_per_token_kernels_and_double_precision_attention(int G, int D, int pos0, int tokens, bool half, bool simd)
     {
         var r = new Random(G * 7919 + D * 31 + pos0 * 3 + tokens + (half ? 1 : 0));
-        int n = pos0 + tokens, ctx = n + 21, R = tokens * G, kvDim = 3 * D, kvh = 1; // three KV heads, we use the middle one
+        // Even first positions leave 21 unwritten positions after the last (NaN here, as stale cache may hold);
+        // odd ones make the key rows end exactly at the last position.
+        int n = pos0 + tokens, ctx = n + (pos0 % 2 == 0 ? 21 : 0), R = tokens * G, kvDim = 3 * D, kvh = 1; // three KV heads, we use the middle one
         int rowsPad = (R + AttentionKernels.RowTile - 1) / AttentionKernels.RowTile * AttentionKernels.RowTile;
         int stride = (n + AttentionKernels.PositionTile - 1) / AttentionKernels.PositionTile * AttentionKernels.PositionTile;
         var q = Rand(r, rowsPad * D);
         Array.Clear(q, R * D, (rowsPad - R) * D);
         // transposed keys (kvDim, ctx) and value rows (ctx, kvDim), F32 or F16
         var keysF = Rand(r, kvDim * ctx);
+        for (int row = 0; row < kvDim; row++)
+            for (int p = n; p < ctx; p++) keysF[row * ctx + p] = float.NaN;
         var valuesF = Rand(r, ctx * kvDim);
         var (keysH, valuesH) = (ToHalf(keysF), ToHalf(valuesF));
         float scale = 1 / MathF.Sqrt(D);
