@@ -85,6 +85,7 @@ public static class BenchCommand
                 ["load_s"] = loadSecs,
                 ["peak_rss_mb"] = peakMb,
                 ["repacked_mb"] = model.Decoder.Weights.RepackedBytes / 1e6,
+                ["in_memory_mb"] = model.Decoder.Weights.InMemoryBytes / 1e6,
                 ["repack_skipped"] = model.Decoder.Weights.RepackSkipped,
                 ["threads"] = session.Threads,
                 ["kernel"] = Cpu.InstructionSet,
@@ -100,7 +101,8 @@ public static class BenchCommand
             Console.Out.WriteLine($"decode       {Median(tg):F1} tok/s ({n} tokens, median of {repeats})");
             Console.Out.WriteLine($"load         {loadSecs:F3} s");
             string skipped = model.Decoder.Weights.RepackSkipped ? ", not repacked: the copies would not fit in memory" : "";
-            Console.Out.WriteLine($"peak RSS     {peakMb:F0} MB (repacked weights {model.Decoder.Weights.RepackedBytes / 1e6:F0} MB{skipped})");
+            Console.Out.WriteLine($"peak RSS     {peakMb:F0} MB (repacked weights {model.Decoder.Weights.RepackedBytes / 1e6:F0} MB, "
+                + $"read into memory {model.Decoder.Weights.InMemoryBytes / 1e6:F0} MB{skipped})");
             Console.Out.WriteLine($"threads      {session.Threads}, kernels {Cpu.InstructionSet}");
         }
         return 0;

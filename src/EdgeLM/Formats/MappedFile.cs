@@ -1,6 +1,9 @@
 // A read-only memory map of a whole file. Weights are viewed in place through it; nothing is
-// copied into the managed heap. The pointer stays valid until Dispose.
+// copied into the managed heap. The pointer stays valid until Dispose. A range of the map can also be
+// read from the file itself (Read), so that a private copy of it does not also leave the mapped pages
+// resident.
 using System.IO.MemoryMappedFiles;
+using Microsoft.Win32.SafeHandles;
 
 namespace EdgeLM.Formats;
 
@@ -8,13 +11,15 @@ public sealed unsafe class MappedFile : IDisposable
 {
     readonly MemoryMappedFile? _map;
     readonly MemoryMappedViewAccessor? _view;
+    readonly SafeFileHandle? _handle;
     byte* _pointer;
 
-    MappedFile(string path, MemoryMappedFile? map, MemoryMappedViewAccessor? view, byte* pointer, long length)
+    MappedFile(string path, MemoryMappedFile? map, MemoryMappedViewAccessor? view, SafeFileHandle? handle, byte* pointer, long length)
     {
         Path = path;
         _map = map;
         _view = view;
+        _handle = handle;
         _pointer = pointer;
         Length = length;
     }
@@ -31,13 +36,41 @@ public sealed unsafe class MappedFile : IDisposable
             throw new FileNotFoundException($"{path}: file not found", path);
         long length = new FileInfo(path).Length;
         if (length == 0)
-            return new MappedFile(path, null, null, null, 0);
-        var map = MemoryMappedFile.CreateFromFile(path, FileMode.Open, null, 0, MemoryMappedFileAccess.Read);
-        var view = map.CreateViewAccessor(0, 0, MemoryMappedFileAccess.Read);
-        byte* p = null;
-        view.SafeMemoryMappedViewHandle.AcquirePointer(ref p);
-        p += view.PointerOffset;
-        return new MappedFile(path, map, view, p, length);
+            return new MappedFile(path, null, null, null, null, 0);
+        var handle = File.OpenHandle(path, FileMode.Open, FileAccess.Read, FileShare.Read);
+        try
+        {
+            var map = MemoryMappedFile.CreateFromFile(handle, null, 0, MemoryMappedFileAccess.Read, HandleInheritability.None, leaveOpen: true);
+            var view = map.CreateViewAccessor(0, 0, MemoryMappedFileAccess.Read);
+            byte* p = null;
+            view.SafeMemoryMappedViewHandle.AcquirePointer(ref p);
+            p += view.PointerOffset;
+            return new MappedFile(path, map, view, handle, p, length);
+        }
+        catch
+        {
+            handle.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>Whether [at, at + length) lies inside the map.</summary>
+    public bool Contains(byte* at, long length) =>
+        _pointer != null && at >= _pointer && length >= 0 && at - _pointer <= Length - length;
+
+    /// <summary>Fills dst with the file's bytes at the address <paramref name="at"/> of the map, read from the file
+    /// (any thread) rather than through the map, so the mapped pages are not touched.</summary>
+    public void Read(byte* at, Span<byte> dst)
+    {
+        if (!Contains(at, dst.Length)) throw new ArgumentOutOfRangeException(nameof(at), $"{Path}: the range is outside the file");
+        long offset = at - _pointer;
+        while (!dst.IsEmpty)
+        {
+            int n = RandomAccess.Read(_handle!, dst, offset);
+            if (n == 0) throw new IOException($"{Path}: the file ends at {offset:N0} bytes, before the data it listed (changed while open?)");
+            dst = dst[n..];
+            offset += n;
+        }
     }
 
     public ReadOnlySpan<byte> Span(long offset, int length)
@@ -56,5 +89,6 @@ public sealed unsafe class MappedFile : IDisposable
         }
         _view?.Dispose();
         _map?.Dispose();
+        _handle?.Dispose();
     }
 }

@@ -183,7 +183,7 @@ public sealed class DecoderModel : IDisposable
 
     public void Dispose()
     {
-        Weights.FreeRepacked();
+        Weights.FreeCopies();
         Source.Dispose();
     }
 }

@@ -1,8 +1,9 @@
 // The weights of a llama-style decoder, looked up by GGUF name and checked against the config:
 // every shape is validated here, once, so the forward pass can trust it. Matrices stay in the
-// mapped file; the small vectors (norms, biases) are dequantized into float arrays. On request, the
-// matrices DecodeRepack has a layout for also get a repacked copy for decode (WeightMatrix.Repack), built
-// after every check has passed and freed by FreeRepacked (the model's Dispose).
+// mapped file; the small vectors (norms, biases) are dequantized into float arrays. On request, after
+// every check has passed, the matrices DecodeRepack has a layout for also get a repacked copy for decode
+// (WeightMatrix.Repack), and the other matrices the products read are read into private memory
+// (WeightMatrix.ReadIntoMemory); both are freed by FreeCopies (the model's Dispose).
 using EdgeLM.Formats;
 using EdgeLM.Quantization;
 
@@ -54,19 +55,25 @@ public sealed class DecoderWeights
     /// <summary>Bytes of native memory the repacked copies hold.</summary>
     public long RepackedBytes => Matrices().Sum(m => m.RepackedBytes);
 
-    /// <summary>Frees every repacked copy (the model's Dispose).</summary>
-    internal void FreeRepacked()
+    /// <summary>Bytes of native memory the matrices read into memory hold (same layout as the file).</summary>
+    public long InMemoryBytes => Matrices().Sum(m => m.InMemoryBytes);
+
+    /// <summary>Frees every repacked copy and every matrix read into memory (the model's Dispose).</summary>
+    internal void FreeCopies()
     {
-        foreach (var m in Matrices()) m.FreeRepacked();
+        foreach (var m in Matrices())
+        {
+            m.FreeRepacked();
+            m.FreeInMemory();
+        }
     }
 
     /// <summary>Whether repacking was asked for but left out because the copies would not fit (see
-    /// <see cref="FitsInMemory"/>): the model then decodes from the mapped weights.</summary>
+    /// <see cref="FitsInMemory"/>): the model then runs from the mapped weights.</summary>
     public bool RepackSkipped { get; private set; }
 
-    /// <summary>The matrices whose repacked copies decode would read: every matrix with a layout on this CPU
-    /// except an untied embedding, which is only looked up, by row, from the mapped data.</summary>
-    IEnumerable<WeightMatrix> Repackable() => Matrices().Where(m => m.CanRepack && (TiedOutput || !ReferenceEquals(m, TokenEmbd)));
+    /// <summary>The matrices the products read: all but an untied embedding, which is only looked up, by row.</summary>
+    IEnumerable<WeightMatrix> Products() => Matrices().Where(m => TiedOutput || !ReferenceEquals(m, TokenEmbd));
 
     /// <summary>The copies are private memory on top of the mapped file, which decode and prompts also touch:
     /// both together must stay under three quarters of the memory this process may use (physical memory or
@@ -75,13 +82,16 @@ public sealed class DecoderWeights
     internal static bool FitsInMemory(long mappedBytes, long copyBytes, long availableBytes) =>
         mappedBytes + copyBytes <= availableBytes / 4 * 3;
 
-    /// <summary>Builds the repacked copies, the matrices in parallel (0.3-0.6 s more load time for the 0.5-1B
-    /// models on two cores, mostly first reads of the mapped file); on failure, frees what was built.</summary>
-    void Repack()
+    /// <summary>Builds the repacked copies of the product matrices that have a layout on this CPU and reads the
+    /// others into memory, the matrices in parallel (0.3-0.6 s more load time for the 0.5-1B models on two
+    /// cores, mostly first reads of the file); on failure, frees what was built. The mapped pages a repacked
+    /// matrix is built from stay resident (prompts read them), a matrix read into memory leaves its own alone.</summary>
+    void Repack(IModelSource source)
     {
-        var todo = Repackable().ToList();
-        long mapped = Matrices().Sum(m => m.RowBytes * m.Rows);
-        long copies = todo.Sum(m => DecodeRepack.Size(m.Type, m.Rows, m.Cols));
+        var repack = Products().Where(m => m.CanRepack).ToList();
+        var read = Products().Where(m => !m.CanRepack).ToList();
+        long mapped = Matrices().Except(read).Sum(m => m.RowBytes * m.Rows);
+        long copies = repack.Sum(m => DecodeRepack.Size(m.Type, m.Rows, m.Cols)) + read.Sum(m => m.RowBytes * m.Rows);
         if (!FitsInMemory(mapped, copies, GC.GetGCMemoryInfo().TotalAvailableMemoryBytes))
         {
             RepackSkipped = true;
@@ -89,19 +99,23 @@ public sealed class DecoderWeights
         }
         try
         {
-            Parallel.ForEach(todo, m => m.Repack());
+            Parallel.ForEach(repack.Concat(read), m =>
+            {
+                if (m.CanRepack) m.Repack();
+                else m.ReadIntoMemory(source);
+            });
         }
         catch
         {
-            FreeRepacked();
+            FreeCopies();
             throw;
         }
     }
 
     /// <param name="repack">Build repacked copies of the matrices that have a faster decode layout on this
     /// CPU (DecodeRepack: Q4_0, Q5_0, Q8_0, Q4_K and Q6_K with AVX-512 BW or AVX2 + FMA, F16 rows longer than
-    /// 4,096 with AVX-512 BW):
-    /// about the matrices' size again in native memory.</param>
+    /// 4,096 with AVX-512 BW), about their size again in native memory, and read the other matrices the
+    /// products use into native memory (instead of the mapped file's pages: about their size).</param>
     public static DecoderWeights Load(IModelSource src, ModelConfig c, Options opt, bool repack = false)
     {
         var byName = src.Tensors.ToDictionary(t => t.Name, StringComparer.Ordinal);
@@ -163,7 +177,7 @@ public sealed class DecoderWeights
         if (unused.Count > 0)
             throw new InvalidModelFileException(src.Path,
                 $"{unused.Count} tensor(s) this {c.Architecture} model does not use, e.g. '{unused[0]}' (a different architecture?)");
-        if (repack) weights.Repack();
+        if (repack) weights.Repack(src);
         return weights;
     }
 }

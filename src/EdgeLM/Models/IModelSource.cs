@@ -33,4 +33,9 @@ public interface IModelSource : IDisposable
     /// safetensors checkpoints of llama models): the engine then applies NeoX-style RoPE to them, and
     /// a GGUF writer of the llama architecture permutes them to the interleaved order llama.cpp expects.</summary>
     bool QkRotateHalf { get; }
+
+    /// <summary>Fills dst with the bytes at a tensor address (in <see cref="TensorEntry.Data"/>) read from the file
+    /// behind the mapping, so that a private copy does not also leave the mapped pages resident; false when the
+    /// address is not in a mapped file of this source (the caller then copies through the pointer).</summary>
+    unsafe bool TryRead(nint at, Span<byte> dst) => false;
 }

@@ -21,5 +21,12 @@ public sealed unsafe class GgufModelSource : IModelSource
     public IReadOnlyList<TensorEntry> Tensors { get; }
     public bool QkRotateHalf => false;
 
+    public bool TryRead(nint at, Span<byte> dst)
+    {
+        if (!File.Mapping.Contains((byte*)at, dst.Length)) return false;
+        File.Mapping.Read((byte*)at, dst);
+        return true;
+    }
+
     public void Dispose() => File.Dispose();
 }

@@ -75,6 +75,9 @@ public sealed unsafe class SafetensorsFile : IDisposable
             ? new ReadOnlySpan<byte>(TensorPointer(t), (int)t.ByteSize)
             : throw new InvalidOperationException($"{Path}: tensor '{t.Name}' is larger than 2 GiB; read it by rows");
 
+    /// <summary>The file behind <see cref="TensorPointer"/>'s addresses.</summary>
+    public MappedFile Mapping => _file;
+
     public void Dispose() => _file.Dispose();
 
     /// <summary>The safetensors dtype name of a tensor type, or null when safetensors cannot hold it.</summary>

@@ -83,6 +83,17 @@ public sealed unsafe class SafetensorsModelSource : IModelSource
     /// convert_llama_weights_to_hf permutes them); qwen2/qwen3 are NeoX-style in llama.cpp too.</summary>
     public bool QkRotateHalf => Config.GgufArchitecture == "llama";
 
+    public bool TryRead(nint at, Span<byte> dst)
+    {
+        foreach (var shard in _checkpoint.Shards)
+            if (shard.Mapping.Contains((byte*)at, dst.Length))
+            {
+                shard.Mapping.Read((byte*)at, dst);
+                return true;
+            }
+        return false;
+    }
+
     public void Dispose()
     {
         _checkpoint.Dispose();
