@@ -1,14 +1,17 @@
 // The "compare" command: for each shape × type, write (or reuse) the random model, then for each
 // thread count run each engine in its own child process, and report both side by side with the
 // memory bandwidth measured in the same run. A type the engine cannot write or run yet gives a row
-// with the error instead of stopping the whole comparison.
+// with the error instead of stopping the whole comparison. With --rounds R each engine runs R times
+// (a fresh child each time), the engines alternating and the order flipping every round (E L, L E, ...),
+// and the medians are over all R × repeats samples: on a shared machine whose memory bandwidth drifts
+// by a third over minutes, both engines then see the same drift.
 using System.Text.Json;
 
 namespace EdgeLM.Bench;
 
 public sealed record CompareOptions(
     string[] Shapes, string[] Types, int[] Threads, string[] Engines, string CacheDir, string? JsonOut,
-    RunOneOptions Run, int BandwidthMiB)
+    RunOneOptions Run, int BandwidthMiB, int Rounds = 1)
 {
     public static CompareOptions Parse(ArgReader a)
     {
@@ -24,7 +27,8 @@ public sealed record CompareOptions(
             Repeats: a.Int("--repeats", 5), MaxBatch: a.Int("--max-batch", 256), Long: a.Flag("--long"),
             LongContext: a.Int("--long-context", 2048), Seed: a.Int("--seed", 42));
         var o = new CompareOptions(a.List("--shapes", "tiny"), a.List("--types", string.Join(',', BenchModels.DefaultTypes)),
-            threads, engines, cache, a.String("--json-out"), run, a.Int("--bandwidth-mib", 1024));
+            threads, engines, cache, a.String("--json-out"), run, a.Int("--bandwidth-mib", 1024), a.Int("--rounds", 1));
+        if (o.Rounds < 1) throw new ArgumentException($"--rounds takes a positive integer, not {o.Rounds}");
         foreach (var s in o.Shapes) BenchModels.Shape(s);
         return o;
     }
@@ -93,23 +97,57 @@ public static class Compare
         foreach (int t in o.Threads)
         {
             var row = new CompareRow { Shape = shape, Type = type, Threads = t, FileBytes = fileBytes, WeightBytesPerToken = perToken, BandwidthBytesPerSecond = bandwidth[t] };
+            var results = o.Engines.ToDictionary(e => e, _ => new List<RunOneResult>());
+            var errors = new Dictionary<string, string>();
+            for (int round = 0; round < o.Rounds; round++)
+                foreach (var engine in round % 2 == 0 ? o.Engines : o.Engines.Reverse())
+                {
+                    if (errors.ContainsKey(engine)) continue;
+                    log.WriteLine($"# {shape} {type} {t} thread(s): {engine}{(o.Rounds > 1 ? $", round {round + 1}/{o.Rounds}" : "")}");
+                    try
+                    {
+                        var r = ChildProcess.RunOne(o.Run with { Engine = engine, Model = path, Threads = t });
+                        log.WriteLine($"#   prefill {r.PrefillTokensPerSecond:F1} tok/s, decode {r.DecodeTokensPerSecond:F2} tok/s, peak RSS {r.Memory.PeakRssBytes / 1e6:F0} MB");
+                        results[engine].Add(r);
+                    }
+                    catch (Exception e) when (e is InvalidOperationException or TimeoutException or FormatException or JsonException)
+                    {
+                        log.WriteLine($"#   failed: {e.Message}");
+                        errors[engine] = e.Message;
+                    }
+                }
             foreach (var engine in o.Engines)
             {
-                log.WriteLine($"# {shape} {type} {t} thread(s): {engine}");
-                try
+                if (errors.TryGetValue(engine, out var error))
+                    row = engine == "edgelm" ? row with { EdgeLmError = error } : row with { LlamaCppError = error };
+                else
                 {
-                    var r = ChildProcess.RunOne(o.Run with { Engine = engine, Model = path, Threads = t });
-                    log.WriteLine($"#   prefill {r.PrefillTokensPerSecond:F1} tok/s, decode {r.DecodeTokensPerSecond:F2} tok/s, peak RSS {r.Memory.PeakRssBytes / 1e6:F0} MB");
+                    var r = Merge(results[engine]);
                     row = engine == "edgelm" ? row with { EdgeLm = r } : row with { LlamaCpp = r };
-                }
-                catch (Exception e) when (e is InvalidOperationException or TimeoutException or FormatException or JsonException)
-                {
-                    log.WriteLine($"#   failed: {e.Message}");
-                    row = engine == "edgelm" ? row with { EdgeLmError = e.Message } : row with { LlamaCppError = e.Message };
                 }
             }
             rows.Add(row);
         }
         return rows;
+    }
+
+    /// <summary>One engine's rounds as one result: every sample pooled and the medians taken over them, the
+    /// load time's median, the largest memory and allocation figures, the last round's tokens.</summary>
+    public static RunOneResult Merge(IReadOnlyList<RunOneResult> rounds)
+    {
+        if (rounds.Count == 1) return rounds[0];
+        var prefill = rounds.SelectMany(r => r.PrefillSamples).ToArray();
+        var decode = rounds.SelectMany(r => r.DecodeSamples).ToArray();
+        return rounds[^1] with
+        {
+            LoadMs = Stats.Median(rounds.Select(r => r.LoadMs).ToArray()),
+            PrefillSamples = prefill,
+            PrefillTokensPerSecond = Stats.Median(prefill),
+            DecodeSamples = decode,
+            DecodeTokensPerSecond = Stats.Median(decode),
+            Memory = rounds.MaxBy(r => r.Memory.PeakRssBytes)!.Memory,
+            DecodeAllocatedBytes = rounds.Max(r => r.DecodeAllocatedBytes),
+            DecodeAllocatedPerRepeat = rounds.SelectMany(r => r.DecodeAllocatedPerRepeat).ToArray(),
+        };
     }
 }

@@ -99,6 +99,34 @@ public class BenchParsingTests
     }
 
     [Fact]
+    public void Rounds_pool_every_sample_before_the_medians()
+    {
+        RunOneResult Round(double load, double[] prefill, double[] decode, long peak, long alloc) => new()
+        {
+            Engine = "edgelm", Model = "m", Threads = 2, LoadMs = load, PromptTokens = 4,
+            PrefillTokensPerSecond = Stats.Median(prefill), PrefillSamples = prefill,
+            DecodeTokens = 2, DecodeStart = 3, DecodeTokensPerSecond = Stats.Median(decode), DecodeSamples = decode,
+            Batch = 8, KvCacheBytes = 64, Memory = new MemoryUse(peak, 3, 2, 1), DecodeAllocatedBytes = alloc,
+            DecodeAllocatedPerRepeat = [alloc], FirstDecodedTokens = [(int)load],
+        };
+        var merged = Compare.Merge([Round(10, [1, 2], [30, 10], 500, 0), Round(30, [3, 4], [20, 40], 700, 8), Round(20, [5, 6], [50, 60], 600, 0)]);
+        // prefill 1..6: median 3.5 (each round's own medians 1.5, 3.5, 5.5 would give 3.5 too); decode 10, 20, 30, 40, 50, 60: 35
+        Assert.Equal(3.5, merged.PrefillTokensPerSecond);
+        Assert.Equal(35, merged.DecodeTokensPerSecond);
+        Assert.Equal([30, 10, 20, 40, 50, 60], merged.DecodeSamples);
+        Assert.Equal(20, merged.LoadMs);
+        Assert.Equal(700, merged.Memory.PeakRssBytes);
+        Assert.Equal(8, merged.DecodeAllocatedBytes);
+        Assert.Equal([20], merged.FirstDecodedTokens);
+        var one = Round(1, [2], [3], 4, 0);
+        Assert.Same(one, Compare.Merge([one]));
+
+        Assert.Equal(3, CompareOptions.Parse(ArgReader.Parse(["--rounds", "3"])).Rounds);
+        Assert.Equal(1, CompareOptions.Parse(ArgReader.Parse([])).Rounds);
+        Assert.Throws<ArgumentException>(() => CompareOptions.Parse(ArgReader.Parse(["--rounds", "0"])));
+    }
+
+    [Fact]
     public void Median_and_roofline()
     {
         Assert.Equal(3, Stats.Median([5, 1, 3]));
