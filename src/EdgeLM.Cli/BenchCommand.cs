@@ -86,6 +86,7 @@ public static class BenchCommand
                 ["peak_rss_mb"] = peakMb,
                 ["repacked_mb"] = model.Decoder.Weights.RepackedBytes / 1e6,
                 ["in_memory_mb"] = model.Decoder.Weights.InMemoryBytes / 1e6,
+                ["huge_pages"] = model.Decoder.Weights.HugePages,
                 ["repack_skipped"] = model.Decoder.Weights.RepackSkipped,
                 ["threads"] = session.Threads,
                 ["kernel"] = Cpu.InstructionSet,

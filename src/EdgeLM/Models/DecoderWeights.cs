@@ -27,7 +27,7 @@ public sealed class LayerWeights
     public required WeightMatrix FfnDown { get; init; }
 }
 
-public sealed class DecoderWeights
+public sealed unsafe class DecoderWeights
 {
     public required WeightMatrix TokenEmbd { get; init; }
     public required float[] OutputNorm { get; init; }
@@ -63,10 +63,17 @@ public sealed class DecoderWeights
     {
         foreach (var m in Matrices())
         {
-            m.FreeRepacked();
-            m.FreeInMemory();
+            m.DropRepacked();
+            m.DropInMemory();
         }
+        _arena?.Dispose();
+        _arena = null;
     }
+
+    WeightArena? _arena;
+
+    /// <summary>Whether the copies' memory was advised for huge pages (Linux; see WeightArena).</summary>
+    public bool HugePages => _arena?.HugePagesAdvised ?? false;
 
     /// <summary>Whether repacking was asked for but left out because the copies would not fit (see
     /// <see cref="FitsInMemory"/>): the model then runs from the mapped weights.</summary>
@@ -99,10 +106,13 @@ public sealed class DecoderWeights
         }
         try
         {
-            Parallel.ForEach(repack.Concat(read), m =>
+            _arena = WeightArena.Allocate(repack.Select(m => DecodeRepack.Size(m.Type, m.Rows, m.Cols)).Concat(read.Select(m => m.RowBytes * m.Rows)));
+            var slices = repack.Select(m => (m, dst: (nint)_arena.Take(DecodeRepack.Size(m.Type, m.Rows, m.Cols))))
+                .Concat(read.Select(m => (m, dst: (nint)_arena.Take(m.RowBytes * m.Rows)))).ToList();
+            Parallel.ForEach(slices, s =>
             {
-                if (m.CanRepack) m.Repack();
-                else m.ReadIntoMemory(source);
+                if (s.m.CanRepack) s.m.Repack((byte*)s.dst);
+                else s.m.ReadIntoMemory(source, (byte*)s.dst);
             });
         }
         catch

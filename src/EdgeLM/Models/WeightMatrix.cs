@@ -2,7 +2,7 @@
 // order: dims [Cols, Rows]). Data points into the mapped file, or, for a matrix read into memory at
 // load (ReadIntoMemory), to a private copy of the same bytes. Optionally a second, repacked copy for the
 // decode product (sixteen-row groups, for the types and CPUs DecodeRepack lists), built once at load.
-// Both copies are native memory owned by the model that loaded it.
+// Both copies live in memory the model's weights own (WeightArena).
 using EdgeLM.Quantization;
 using EdgeLM.Tensors;
 
@@ -42,54 +42,38 @@ public sealed unsafe class WeightMatrix
     /// <summary>Whether <see cref="Repack"/> would build a repacked copy on this CPU.</summary>
     public bool CanRepack => DecodeRepack.CanRepack(Type, Cols);
 
-    /// <summary>Builds the repacked copy (idempotent; nothing for types or CPUs without one).</summary>
-    internal void Repack()
+    /// <summary>Builds the repacked copy into dst (DecodeRepack.Size bytes, page-aligned, owned by the caller);
+    /// false, and no copy, when the matrix keeps the mapped path (see DecodeRepack.Create).</summary>
+    internal bool Repack(byte* dst)
     {
-        if (CanRepack && Repacked == null) Repacked = DecodeRepack.Create(Type, Data, RowBytes, Rows, Cols);
+        if (Repacked != null) throw new InvalidOperationException($"{Name} is already repacked");
+        if (!DecodeRepack.Pack(Type, Data, RowBytes, Rows, Cols, dst)) return false;
+        Repacked = dst;
+        return true;
     }
 
-    /// <summary>Frees the repacked copy; decode products read Data again from then on.</summary>
-    internal void FreeRepacked()
-    {
-        byte* p = Repacked;
-        Repacked = null;
-        if (p != null) DecodeRepack.Free(p);
-    }
+    /// <summary>Forgets the repacked copy (its memory is the caller's); decode products read Data again.</summary>
+    internal void DropRepacked() => Repacked = null;
 
-    /// <summary>Replaces Data by a private copy of the same bytes (page-aligned native memory), read from the file
-    /// behind the mapping where the source can (so the mapped pages are not made resident too). On this
-    /// machine a private copy streams 6-8% faster than mapped file pages, as llama.cpp's default load does.</summary>
-    internal void ReadIntoMemory(IModelSource source)
+    /// <summary>Replaces Data by a private copy of the same bytes in dst (RowBytes x Rows, owned by the caller), read
+    /// from the file behind the mapping where the source can (so the mapped pages are not made resident too).
+    /// On this machine a private copy streams 6-8% faster than mapped file pages, as llama.cpp's default load does.</summary>
+    internal void ReadIntoMemory(IModelSource source, byte* dst)
     {
-        if (IsInMemory) return;
+        if (IsInMemory) throw new InvalidOperationException($"{Name} is already in memory");
         long size = RowBytes * Rows;
-        byte* copy = (byte*)System.Runtime.InteropServices.NativeMemory.AlignedAlloc((nuint)Math.Max(1, size), 4096);
-        try
+        for (long done = 0; done < size;)
         {
-            for (long done = 0; done < size;)
-            {
-                int n = (int)Math.Min(size - done, 1 << 28);
-                if (!source.TryRead((nint)(Mapped + done), new Span<byte>(copy + done, n)))
-                    Buffer.MemoryCopy(Mapped + done, copy + done, n, n);
-                done += n;
-            }
+            int n = (int)Math.Min(size - done, 1 << 28);
+            if (!source.TryRead((nint)(Mapped + done), new Span<byte>(dst + done, n)))
+                Buffer.MemoryCopy(Mapped + done, dst + done, n, n);
+            done += n;
         }
-        catch
-        {
-            System.Runtime.InteropServices.NativeMemory.AlignedFree(copy);
-            throw;
-        }
-        Data = copy;
+        Data = dst;
     }
 
-    /// <summary>Frees the private copy; Data is the mapped file again.</summary>
-    internal void FreeInMemory()
-    {
-        byte* p = Data;
-        if (p == Mapped) return;
-        Data = Mapped;
-        System.Runtime.InteropServices.NativeMemory.AlignedFree(p);
-    }
+    /// <summary>Forgets the private copy (its memory is the caller's); Data is the mapped file again.</summary>
+    internal void DropInMemory() => Data = Mapped;
 
     public ReadOnlySpan<byte> Row(int r) => new(Data + r * RowBytes, (int)RowBytes);
 

@@ -58,6 +58,24 @@ internal static unsafe class DecodeRepack
 
     public static void Free(byte* packed) => System.Runtime.InteropServices.NativeMemory.AlignedFree(packed);
 
+    /// <summary>Writes the layout of rows x cols weights of this type (row r at w + r * rowBytes) into dst
+    /// (<see cref="Size"/> bytes, 64-byte aligned, owned by the caller); false, dst then partly written, when this
+    /// matrix keeps the mapped path (see <see cref="Create"/>).</summary>
+    public static bool Pack(GgmlType type, byte* w, long rowBytes, int rows, int cols, byte* dst)
+    {
+        if (!CanRepack(type, cols)) throw Unsupported(type);
+        return type switch
+        {
+            GgmlType.Q4_0 => Q4_0Repack.Pack(w, rowBytes, rows, cols, dst),
+            GgmlType.F16 => F16Repack.Pack(w, rowBytes, rows, cols, dst),
+            GgmlType.Q8_0 => Q8_0Repack.Pack(w, rowBytes, rows, cols, dst),
+            GgmlType.Q5_0 => Q5_0Repack.Pack(w, rowBytes, rows, cols, dst),
+            GgmlType.Q4_K => Q4_KRepack.Pack(w, rowBytes, rows, cols, dst),
+            GgmlType.Q6_K => Q6_KRepack.Pack(w, rowBytes, rows, cols, dst),
+            _ => throw Unsupported(type),
+        };
+    }
+
     /// <summary>Groups of sixteen rows (the last one padded by repeating the last row).</summary>
     public static int Groups(int rows) => (rows + GroupRows - 1) / GroupRows;
 
