@@ -95,24 +95,21 @@ public sealed unsafe class DecoderWeights
     /// matrix is built from stay resident (prompts read them), a matrix read into memory leaves its own alone.</summary>
     void Repack(IModelSource source)
     {
-        var repack = Products().Where(m => m.CanRepack).ToList();
-        var read = Products().Where(m => !m.CanRepack).ToList();
-        long mapped = Matrices().Except(read).Sum(m => m.RowBytes * m.Rows);
-        long copies = repack.Sum(m => DecodeRepack.Size(m.Type, m.Rows, m.Cols)) + read.Sum(m => m.RowBytes * m.Rows);
-        if (!FitsInMemory(mapped, copies, GC.GetGCMemoryInfo().TotalAvailableMemoryBytes))
+        var copies = Products().Select(m => (m, bytes: m.CanRepack ? DecodeRepack.Size(m.Type, m.Rows, m.Cols) : m.RowBytes * m.Rows)).ToList();
+        long mapped = Matrices().Where(m => m.CanRepack || !Products().Contains(m)).Sum(m => m.RowBytes * m.Rows);
+        if (!FitsInMemory(mapped, copies.Sum(c => c.bytes), GC.GetGCMemoryInfo().TotalAvailableMemoryBytes))
         {
             RepackSkipped = true;
             return;
         }
         try
         {
-            _arena = WeightArena.Allocate(repack.Select(m => DecodeRepack.Size(m.Type, m.Rows, m.Cols)).Concat(read.Select(m => m.RowBytes * m.Rows)));
-            var slices = repack.Select(m => (m, dst: (nint)_arena.Take(DecodeRepack.Size(m.Type, m.Rows, m.Cols))))
-                .Concat(read.Select(m => (m, dst: (nint)_arena.Take(m.RowBytes * m.Rows)))).ToList();
+            _arena = WeightArena.Allocate(copies.Select(c => c.bytes));
+            var slices = copies.Select(c => (c.m, at: (nint)_arena.Take(c.bytes))).ToList();
             Parallel.ForEach(slices, s =>
             {
-                if (s.m.CanRepack) s.m.Repack((byte*)s.dst);
-                else s.m.ReadIntoMemory(source, (byte*)s.dst);
+                if (s.m.CanRepack) s.m.Repack((byte*)s.at);
+                else s.m.ReadIntoMemory(source, (byte*)s.at);
             });
         }
         catch
