@@ -24,10 +24,7 @@ public unsafe class InMemoryWeightsTests
         using var dir = new TempDir();
         string path = dir.File("m.gguf");
         RandomModel.Write(path, new RandomModelShape("qwen2", Tied: tied), type, seed: 3);
-        using var plain = DecoderModel.Load(ModelSources.Open(path));
-        using var loaded = DecoderModel.Load(ModelSources.Open(path), repack: true);
-        CheckCopies(loaded.Weights, plain.Weights);
-        AssertSameLogits(plain, loaded);
+        CheckAgainstMapped(path, () => ModelSources.Open(path));
     }
 
     [Fact]
@@ -38,10 +35,7 @@ public unsafe class InMemoryWeightsTests
         RandomModel.Write(gguf, new RandomModelShape("qwen2", Tied: true), GgmlType.F32, seed: 2);
         var r = CliRunner.Run("convert", gguf, folder);
         Assert.True(r.ExitCode == 0, r.StdErr);
-        using var plain = DecoderModel.Load(ModelSources.Open(folder));
-        using var loaded = DecoderModel.Load(ModelSources.Open(folder), repack: true);
-        CheckCopies(loaded.Weights, plain.Weights);
-        AssertSameLogits(plain, loaded);
+        CheckAgainstMapped(folder, () => ModelSources.Open(folder));
     }
 
     [Fact]
@@ -50,10 +44,7 @@ public unsafe class InMemoryWeightsTests
         using var dir = new TempDir();
         string path = dir.File("m.gguf");
         RandomModel.Write(path, new RandomModelShape("llama", Tied: false), GgmlType.F16, seed: 4);
-        using var plain = DecoderModel.Load(ModelSources.Open(path));
-        using var loaded = DecoderModel.Load(new MappedOnly(GgufModelSource.Open(path)), repack: true);
-        CheckCopies(loaded.Weights, plain.Weights);
-        AssertSameLogits(plain, loaded);
+        CheckAgainstMapped(path, () => new MappedOnly(GgufModelSource.Open(path)));
     }
 
     [Fact]
@@ -74,7 +65,19 @@ public unsafe class InMemoryWeightsTests
         Assert.Throws<ArgumentOutOfRangeException>(() => file.Read(file.Pointer + 7_001, new byte[3_000]));
     }
 
-    /// <summary>Every product matrix is repacked or in memory with the file's bytes; an untied embedding stays mapped.</summary>
+    /// <summary>The model at path loaded mapped, and through <paramref name="open"/> with repack: true: every product
+    /// matrix is repacked or in memory with the file's bytes, an untied embedding stays mapped, the logits are equal.</summary>
+    static void CheckAgainstMapped(string path, Func<IModelSource> open)
+    {
+        using var plain = DecoderModel.Load(ModelSources.Open(path));
+        using var loaded = DecoderModel.Load(open(), repack: true);
+        CheckCopies(loaded.Weights, plain.Weights);
+        var want = EngineHarness.Logits(plain, Prompt, maxBatch: 1);
+        var got = EngineHarness.Logits(loaded, Prompt, maxBatch: 1);
+        for (int t = 0; t < Prompt.Length; t++)
+            Assert.Equal(want[t], got[t]);
+    }
+
     static void CheckCopies(DecoderWeights w, DecoderWeights mapped)
     {
         var reference = mapped.Matrices().ToDictionary(m => m.Name);
@@ -92,14 +95,6 @@ public unsafe class InMemoryWeightsTests
         }
         Assert.Equal(w.Matrices().Where(m => m.IsInMemory).Sum(m => m.RowBytes * m.Rows), w.InMemoryBytes);
         Assert.True(w.InMemoryBytes > 0);
-    }
-
-    static void AssertSameLogits(DecoderModel plain, DecoderModel loaded)
-    {
-        var want = EngineHarness.Logits(plain, Prompt, maxBatch: 1);
-        var got = EngineHarness.Logits(loaded, Prompt, maxBatch: 1);
-        for (int t = 0; t < Prompt.Length; t++)
-            Assert.Equal(want[t], got[t]);
     }
 
     /// <summary>A source that only maps its file (the interface's TryRead, which declines).</summary>
