@@ -20,10 +20,12 @@ public class RepackParityTests(ITestOutputHelper output)
     /// then moves one activation across a rounding step of its Q8_0 quantization in a later layer; that
     /// step then spreads. Measured here: max 1.0e-7 (llama) and 7.9e-8 (qwen2) of the largest |logit| for
     /// Q4_0, 1.1e-7 and 7.7e-8 for Q8_0 and Q5_0, 1.7e-7 and 1.5e-7 for the Q4_K_M mix (Q4_KRepack and
-    /// Q6_KRepack equal KQuantLanes.ReferenceDot, the mapped path sums in another order too), no flipped step;
-    /// the bound leaves room for a few flipped steps (one weighed up to 1.1% against llama.cpp,
-    /// QuantizedParityTests) while staying far below the 3% allowed there.</summary>
-    const float MaxRelativeTolerance = 2e-3f;
+    /// Q6_KRepack equal KQuantLanes.ReferenceDot, the mapped path sums in another order too), no flipped step
+    /// with AVX-512. With AVX2 only, llama Q5_0 flips one step at the last position: 8.7e-3 there (1.1e-7
+    /// when decode attention rounded its last positions differently, which moved the activations by a few
+    /// ulps). A wrong kernel is off by the size of the logits; the bound leaves room for a flipped step or two
+    /// (one weighed up to 1.1% against llama.cpp, QuantizedParityTests) and stays below the 3% allowed there.</summary>
+    const float MaxRelativeTolerance = 2e-2f;
 
     static readonly int[] Prompt = [RandomModel.Bos, 300, 265, 270, 310, 259, 299, 280, 281, 300, 301, 302, 263, 264, 300, 290];
 
