@@ -25,7 +25,8 @@ public sealed record CompareOptions(
         var run = new RunOneOptions("edgelm", "", 1,
             Prompt: a.Int("-p", 512), Decode: a.Int("-n", 128), DecodePrompt: a.Int("--decode-prompt", 16),
             Repeats: a.Int("--repeats", 5), MaxBatch: a.Int("--max-batch", 256), Long: a.Flag("--long"),
-            LongContext: a.Int("--long-context", 2048), Seed: a.Int("--seed", 42));
+            LongContext: a.Int("--long-context", 2048), Seed: a.Int("--seed", 42),
+            PeerMmap: RunOneOptions.ParseMmap(a.String("--llamacpp-mmap", "1")!));
         var o = new CompareOptions(a.List("--shapes", "tiny"), a.List("--types", string.Join(',', BenchModels.DefaultTypes)),
             threads, engines, cache, a.String("--json-out"), run, a.Int("--bandwidth-mib", 1024), a.Int("--rounds", 1));
         if (o.Rounds < 1) throw new ArgumentException($"--rounds takes a positive integer, not {o.Rounds}");

@@ -1,6 +1,7 @@
-// llama.cpp's side of run-one, through LLamaSharp: the model memory-mapped, n_batch = n_ubatch = 512,
-// its default F16 KV cache and its own flash-attention choice (left at the default), the same
-// random prompt and the same greedy loop as EdgeLM. Prefill repeats clear the KV cache; decode
+// llama.cpp's side of run-one, through LLamaSharp: the model memory-mapped (llama.cpp's default; with
+// --llamacpp-mmap 0 read into memory, LLamaSharp's default), n_batch = n_ubatch = 512, its default F16 KV
+// cache and its own flash-attention choice (left at the default), the same random prompt and the same
+// greedy loop as EdgeLM. Prefill repeats clear the KV cache; decode
 // repeats remove positions from DecodeStart on, the same rewind EdgeLM does.
 using System.Diagnostics;
 using System.Numerics.Tensors;
@@ -26,7 +27,7 @@ public static class LlamaCppRunner
             Threads = o.Threads,
             BatchThreads = o.Threads,
             GpuLayerCount = 0,
-            LoadMode = LLamaLoadMode.MemoryMap,
+            LoadMode = o.PeerMmap ? LLamaLoadMode.MemoryMap : LLamaLoadMode.None,
         };
         var sw = Stopwatch.StartNew();
         using var weights = LLamaWeights.LoadFromFile(p);

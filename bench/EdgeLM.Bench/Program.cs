@@ -1,7 +1,7 @@
 // EdgeLM.Bench: end-to-end speed beside llama.cpp. Commands:
 //   compare  [--shapes tiny,qwen2.5-0.5b,llama-3.2-1b] [--types F16,Q8_0,Q4_0,Q4_K_M] [--threads 1,2]
 //            [--engines edgelm,llamacpp] [-p 512] [-n 128] [--repeats 5] [--max-batch 256] [--long]
-//            [--long-context 2048] [--decode-prompt 16] [--cache DIR] [--json-out FILE] [--bandwidth-mib 1024] [--rounds 1]
+//            [--long-context 2048] [--decode-prompt 16] [--cache DIR] [--json-out FILE] [--bandwidth-mib 1024] [--rounds 1] [--llamacpp-mmap 1]
 //   run-one  --engine edgelm|llamacpp --model FILE [--threads N] [same timing options] [--json]
 //   bandwidth [--threads 1,2] [--bandwidth-mib 1024]
 //   train    [--threads 2] [--batch 4] [--seq 256] [--steps 3] [--models 10m,50m]
@@ -80,8 +80,8 @@ public static class Program
     const string Usage = """
         EdgeLM.Bench compare [--shapes tiny,qwen2.5-0.5b,llama-3.2-1b] [--types F16,Q8_0,Q4_0,Q4_K_M] [--threads 1,2]
                              [--engines edgelm,llamacpp] [-p 512] [-n 128] [--repeats 5] [--max-batch 256] [--long]
-                             [--long-context 2048] [--decode-prompt 16] [--cache DIR] [--json-out FILE] [--bandwidth-mib 1024] [--rounds 1]
-        EdgeLM.Bench run-one --engine edgelm|llamacpp --model FILE [--threads N] [-p 512] [-n 128] [--repeats 5] [--max-batch 256] [--long] [--json]
+                             [--long-context 2048] [--decode-prompt 16] [--cache DIR] [--json-out FILE] [--bandwidth-mib 1024] [--rounds 1] [--llamacpp-mmap 1]
+        EdgeLM.Bench run-one --engine edgelm|llamacpp --model FILE [--threads N] [-p 512] [-n 128] [--repeats 5] [--max-batch 256] [--long] [--llamacpp-mmap 1] [--json]
         EdgeLM.Bench bandwidth [--threads 1,2] [--bandwidth-mib 1024]
         EdgeLM.Bench train [--threads 2] [--batch 4] [--seq 256] [--steps 3] [--models 10m,50m]
         EdgeLM.Bench finetune [--shape qwen2.5-0.5b] [--type Q4_0] [--batches 1,2,4] [--ctx 256] [--threads 2]

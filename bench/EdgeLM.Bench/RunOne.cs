@@ -11,7 +11,7 @@ namespace EdgeLM.Bench;
 /// DecodePrompt tokens (or after LongContext tokens with Long).</summary>
 public sealed record RunOneOptions(
     string Engine, string Model, int Threads, int Prompt = 512, int Decode = 128, int DecodePrompt = 16,
-    int Repeats = 5, int MaxBatch = 64, bool Long = false, int LongContext = 2048, int Seed = 42)
+    int Repeats = 5, int MaxBatch = 64, bool Long = false, int LongContext = 2048, int Seed = 42, bool PeerMmap = true)
 {
     /// <summary>Tokens already in the KV cache when the timed decode starts.</summary>
     public int DecodeStart => Long ? LongContext : DecodePrompt;
@@ -24,19 +24,28 @@ public sealed record RunOneOptions(
             Engine: a.Required("--engine"), Model: a.Required("--model"), Threads: a.Int("--threads", 1),
             Prompt: a.Int("-p", 512), Decode: a.Int("-n", 128), DecodePrompt: a.Int("--decode-prompt", 16),
             Repeats: a.Int("--repeats", 5), MaxBatch: a.Int("--max-batch", 256), Long: a.Flag("--long"),
-            LongContext: a.Int("--long-context", 2048), Seed: a.Int("--seed", 42));
+            LongContext: a.Int("--long-context", 2048), Seed: a.Int("--seed", 42), PeerMmap: ParseMmap(a.String("--llamacpp-mmap", "1")!));
         if (o.Engine is not ("edgelm" or "llamacpp")) throw new ArgumentException($"--engine must be edgelm or llamacpp, not '{o.Engine}'");
         if (o.Threads < 1 || o.Repeats < 1 || o.MaxBatch < 1 || o.Decode < 1 || o.Prompt < 1)
             throw new ArgumentException("--threads, --repeats, --max-batch, -n and -p must be at least 1");
         return o;
     }
 
+    /// <summary>llama-bench's -mmp: 1 maps the model file (llama.cpp's default), 0 reads it into memory
+    /// (LLamaSharp's default load).</summary>
+    public static bool ParseMmap(string v) => v switch
+    {
+        "1" => true,
+        "0" => false,
+        _ => throw new ArgumentException($"--llamacpp-mmap takes 0 or 1, not '{v}'"),
+    };
+
     /// <summary>The arguments that reproduce these options in a child process.</summary>
     public IEnumerable<string> ToArgs()
     {
         string[] args = ["run-one", "--engine", Engine, "--model", Model, "--threads", I(Threads), "-p", I(Prompt), "-n", I(Decode),
             "--decode-prompt", I(DecodePrompt), "--repeats", I(Repeats), "--max-batch", I(MaxBatch),
-            "--long-context", I(LongContext), "--seed", I(Seed), "--json"];
+            "--long-context", I(LongContext), "--seed", I(Seed), "--llamacpp-mmap", PeerMmap ? "1" : "0", "--json"];
         return Long ? [.. args, "--long"] : args;
         static string I(int v) => v.ToString(System.Globalization.CultureInfo.InvariantCulture);
     }

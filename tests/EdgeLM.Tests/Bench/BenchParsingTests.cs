@@ -61,12 +61,15 @@ public class BenchParsingTests
     [Fact]
     public void Run_one_options_survive_the_trip_to_a_child_command_line()
     {
-        var o = new RunOneOptions("llamacpp", "/x/m.gguf", 2, Prompt: 100, Decode: 7, DecodePrompt: 3, Repeats: 2, MaxBatch: 32, Long: true, LongContext: 300, Seed: 9);
+        var o = new RunOneOptions("llamacpp", "/x/m.gguf", 2, Prompt: 100, Decode: 7, DecodePrompt: 3, Repeats: 2, MaxBatch: 32, Long: true, LongContext: 300, Seed: 9, PeerMmap: false);
         var args = o.ToArgs().ToArray();
         Assert.Equal("run-one", args[0]);
         var a = ArgReader.Parse(args[1..]);
         Assert.Equal(o, RunOneOptions.Parse(a));
         Assert.True(a.Flag("--json"));
+        Assert.True(RunOneOptions.Parse(ArgReader.Parse(["--engine", "llamacpp", "--model", "m"])).PeerMmap);
+        var e = Assert.Throws<ArgumentException>(() => RunOneOptions.Parse(ArgReader.Parse(["--engine", "llamacpp", "--model", "m", "--llamacpp-mmap", "yes"])));
+        Assert.Contains("0 or 1", e.Message, StringComparison.Ordinal);
     }
 
     [Fact]
