@@ -106,11 +106,23 @@ public class BenchParsingTests
     {
         RunOneResult Round(double load, double[] prefill, double[] decode, long peak, long alloc) => new()
         {
-            Engine = "edgelm", Model = "m", Threads = 2, LoadMs = load, PromptTokens = 4,
-            PrefillTokensPerSecond = Stats.Median(prefill), PrefillSamples = prefill,
-            DecodeTokens = 2, DecodeStart = 3, DecodeTokensPerSecond = Stats.Median(decode), DecodeSamples = decode,
-            Batch = 8, KvCacheBytes = 64, Memory = new MemoryUse(peak, 3, 2, 1), DecodeAllocatedBytes = alloc,
-            DecodeAllocatedPerRepeat = [alloc], FirstDecodedTokens = [(int)load],
+            Engine = "edgelm",
+            Model = "m",
+            Threads = 2,
+            LoadMs = load,
+            PromptTokens = 4,
+            PrefillTokensPerSecond = Stats.Median(prefill),
+            PrefillSamples = prefill,
+            DecodeTokens = 2,
+            DecodeStart = 3,
+            DecodeTokensPerSecond = Stats.Median(decode),
+            DecodeSamples = decode,
+            Batch = 8,
+            KvCacheBytes = 64,
+            Memory = new MemoryUse(peak, 3, 2, 1),
+            DecodeAllocatedBytes = alloc,
+            DecodeAllocatedPerRepeat = [alloc],
+            FirstDecodedTokens = [(int)load],
         };
         var merged = Compare.Merge([Round(10, [1, 2], [30, 10], 500, 0), Round(30, [3, 4], [20, 40], 700, 8), Round(20, [5, 6], [50, 60], 600, 0)]);
         // prefill 1..6: median 3.5 (each round's own medians 1.5, 3.5, 5.5 would give 3.5 too); decode 10, 20, 30, 40, 50, 60: 35
