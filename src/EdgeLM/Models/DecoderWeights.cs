@@ -96,7 +96,8 @@ public sealed unsafe class DecoderWeights
     void Repack(IModelSource source)
     {
         var copies = Products().Select(m => (m, bytes: m.CanRepack ? DecodeRepack.Size(m.Type, m.Rows, m.Cols) : m.RowBytes * m.Rows)).ToList();
-        long mapped = Matrices().Where(m => m.CanRepack || !Products().Contains(m)).Sum(m => m.RowBytes * m.Rows);
+        // still read through the map: the repacked matrices (by prompts) and an untied embedding (by lookups)
+        long mapped = Matrices().Sum(m => m.RowBytes * m.Rows) - copies.Where(c => !c.m.CanRepack).Sum(c => c.bytes);
         if (!FitsInMemory(mapped, copies.Sum(c => c.bytes), GC.GetGCMemoryInfo().TotalAvailableMemoryBytes))
         {
             RepackSkipped = true;

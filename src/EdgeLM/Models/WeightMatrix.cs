@@ -32,7 +32,7 @@ public sealed unsafe class WeightMatrix
     public bool IsInMemory => Data != Mapped;
     /// <summary>Bytes of native memory the private copy of Data holds (0 while Data is the mapped file).</summary>
     public long InMemoryBytes => IsInMemory ? RowBytes * Rows : 0;
-    /// <summary>The rows in DecodeRepack's layout for Type (64-byte aligned native memory), or null: what a decode
+    /// <summary>The rows in DecodeRepack's layout for Type (page-aligned, in the weights' WeightArena), or null: what a decode
     /// product (one activation) reads when present. The embedding lookup always reads Data.</summary>
     public byte* Repacked { get; private set; }
     public bool IsRepacked => Repacked != null;
