@@ -102,8 +102,9 @@ public static class BenchCommand
             Console.Out.WriteLine($"decode       {Median(tg):F1} tok/s ({n} tokens, median of {repeats})");
             Console.Out.WriteLine($"load         {loadSecs:F3} s");
             string skipped = model.Decoder.Weights.RepackSkipped ? ", not repacked: the copies would not fit in memory" : "";
+            string huge = model.Decoder.Weights.HugePages ? ", on huge pages" : "";
             Console.Out.WriteLine($"peak RSS     {peakMb:F0} MB (repacked weights {model.Decoder.Weights.RepackedBytes / 1e6:F0} MB, "
-                + $"read into memory {model.Decoder.Weights.InMemoryBytes / 1e6:F0} MB{skipped})");
+                + $"read into memory {model.Decoder.Weights.InMemoryBytes / 1e6:F0} MB{huge}{skipped})");
             Console.Out.WriteLine($"threads      {session.Threads}, kernels {Cpu.InstructionSet}");
         }
         return 0;

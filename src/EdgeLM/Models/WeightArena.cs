@@ -28,7 +28,7 @@ internal sealed unsafe partial class WeightArena : IDisposable
         _size = size;
     }
 
-    /// <summary>Whether the kernel accepted the huge-page advice for this block.</summary>
+    /// <summary>Whether the block was advised for huge pages and the kernel's mode honours the advice.</summary>
     public bool HugePagesAdvised { get; private init; }
 
     /// <summary>Bytes of the block.</summary>
@@ -58,7 +58,7 @@ internal sealed unsafe partial class WeightArena : IDisposable
 
     static bool AdviseHugePages(byte* block, long size)
     {
-        if (!OperatingSystem.IsLinux()) return false;
+        if (!OperatingSystem.IsLinux() || HugePagesOff()) return false;
         try
         {
             return madvise(block, (nuint)size, MadvHugePage) == 0;
@@ -66,6 +66,21 @@ internal sealed unsafe partial class WeightArena : IDisposable
         catch (Exception e) when (e is DllNotFoundException or EntryPointNotFoundException)
         {
             return false; // a libc without madvise: ordinary pages
+        }
+    }
+
+    /// <summary>The kernel's switch for transparent huge pages reads "always [madvise] never" with the mode in
+    /// brackets; "[never]" (or no such file) means the advice would be accepted and ignored.</summary>
+    static bool HugePagesOff()
+    {
+        try
+        {
+            string mode = File.ReadAllText("/sys/kernel/mm/transparent_hugepage/enabled");
+            return !mode.Contains("[madvise]", StringComparison.Ordinal) && !mode.Contains("[always]", StringComparison.Ordinal);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            return true;
         }
     }
 
