@@ -45,16 +45,14 @@ internal static unsafe class DecodeRepack
     /// <summary>The layout of rows x cols weights (row r at w + r * rowBytes) in 64-byte aligned native
     /// memory (free it with <see cref="Free"/>), or null when this matrix keeps the mapped path (a value
     /// the fast kernel would not reproduce, such as an infinite scale).</summary>
-    public static byte* Create(GgmlType type, byte* w, long rowBytes, int rows, int cols) => type switch
+    public static byte* Create(GgmlType type, byte* w, long rowBytes, int rows, int cols)
     {
-        GgmlType.Q4_0 => Q4_0Repack.Create(w, rowBytes, rows, cols),
-        GgmlType.F16 => F16Repack.Create(w, rowBytes, rows, cols),
-        GgmlType.Q8_0 => Q8_0Repack.Create(w, rowBytes, rows, cols),
-        GgmlType.Q5_0 => Q5_0Repack.Create(w, rowBytes, rows, cols),
-        GgmlType.Q4_K => Q4_KRepack.Create(w, rowBytes, rows, cols),
-        GgmlType.Q6_K => Q6_KRepack.Create(w, rowBytes, rows, cols),
-        _ => throw Unsupported(type),
-    };
+        CheckSupported(type);
+        byte* dst = (byte*)System.Runtime.InteropServices.NativeMemory.AlignedAlloc((nuint)Size(type, rows, cols), 64);
+        if (Pack(type, w, rowBytes, rows, cols, dst)) return dst;
+        Free(dst);
+        return null;
+    }
 
     public static void Free(byte* packed) => System.Runtime.InteropServices.NativeMemory.AlignedFree(packed);
 
@@ -63,7 +61,7 @@ internal static unsafe class DecodeRepack
     /// matrix keeps the mapped path (see <see cref="Create"/>).</summary>
     public static bool Pack(GgmlType type, byte* w, long rowBytes, int rows, int cols, byte* dst)
     {
-        if (!CanRepack(type, cols)) throw Unsupported(type);
+        CheckSupported(type);
         return type switch
         {
             GgmlType.Q4_0 => Q4_0Repack.Pack(w, rowBytes, rows, cols, dst),
@@ -117,16 +115,6 @@ internal static unsafe class DecodeRepack
         return (bits & Vector256.Create(unchecked((int)0x8FFFFFFF))).AsSingle() * Vector256.Create(5.192297e33f); // 2^112
     }
 
-    /// <summary>Each type's Create: size bytes of 64-byte aligned native memory filled by pack (rows x n weights,
-    /// row r at w + r * rowBytes), or null, with nothing kept, when pack refuses the matrix.</summary>
-    internal static byte* Build(long size, delegate*<byte*, long, int, int, byte*, bool> pack, byte* w, long rowBytes, int rows, int n)
-    {
-        byte* dst = (byte*)System.Runtime.InteropServices.NativeMemory.AlignedAlloc((nuint)size, 64);
-        if (pack(w, rowBytes, rows, n, dst)) return dst;
-        Free(dst);
-        return null;
-    }
-
     /// <summary>y[r - start] = dot(W[r], x) for r in [start, end), W in this type's layout, x one activation
     /// row in the type's vec-dot type (QuantKernels.VecDotType). Outputs outside [start, end) are not touched.</summary>
     public static void Rows(GgmlType type, byte* packed, int cols, int start, int end, byte* x, float* y)
@@ -141,6 +129,24 @@ internal static unsafe class DecodeRepack
             case GgmlType.Q6_K: Q6_KRepack.Rows(packed, cols, start, end, x, y); break;
             default: throw Unsupported(type);
         }
+    }
+
+    /// <summary>Throws unless this CPU has the type's layout (for any row length: CanRepack adds the rules for which
+    /// matrices the engine repacks).</summary>
+    static void CheckSupported(GgmlType type)
+    {
+        bool supported = type switch
+        {
+            GgmlType.Q4_0 => Q4_0Repack.Supported,
+            GgmlType.F16 => F16Repack.Supported,
+            GgmlType.Q8_0 => Q8_0Repack.Supported,
+            GgmlType.Q5_0 => Q5_0Repack.Supported,
+            GgmlType.Q4_K => Q4_KRepack.Supported,
+            GgmlType.Q6_K => Q6_KRepack.Supported,
+            _ => throw Unsupported(type),
+        };
+        if (!supported)
+            throw new PlatformNotSupportedException($"{type} repacking needs {(type == GgmlType.F16 ? "AVX-512 BW" : "AVX-512 BW or AVX2 + FMA")}");
     }
 
     static NotSupportedException Unsupported(GgmlType type) => new($"no repacked decode layout for {type}");

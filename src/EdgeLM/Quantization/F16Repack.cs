@@ -48,11 +48,6 @@ internal static unsafe class F16Repack
 
     public static long Size(int rows, int n) => (long)DecodeRepack.Groups(rows) * n * GroupRows * 2;
 
-    /// <summary>Allocates (64-byte aligned native memory) and fills the layout of F16 rows w (row r at
-    /// w + r * rb); null when a weight is infinite or NaN.</summary>
-    public static byte* Create(byte* w, long rb, int rows, int n) => Supported
-        ? DecodeRepack.Build(Size(rows, n), &Pack, w, rb, rows, n)
-        : throw new PlatformNotSupportedException("F16 repacking needs AVX-512 BW");
 
     /// <summary>Writes the layout (see the header); false (dst then partly written) if a weight is infinite or NaN.</summary>
     public static bool Pack(byte* w, long rb, int rows, int n, byte* dst)

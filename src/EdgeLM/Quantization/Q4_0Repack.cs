@@ -21,7 +21,7 @@
 // on every token): scales widened to floats at load (64 bytes per block, 11% more) measured 1.2x slower
 // there, though 1.35x faster from cache. The fp16 scales are widened by a sign-extending load, a shift, a
 // mask and a multiply by 2^112 (exact for every finite fp16; a matrix with an infinite or NaN scale is
-// not repacked, see Create).
+// not repacked, see DecodeRepack.Create).
 //
 // Exact for Block32GemmLanes.ReferenceDot's order: per block the integer dot is summed exactly (int16 sums
 // of the eight chunks cannot overflow: 8 * 2 * 15 * 128 = 30720 < 32768; then one vpmaddwd by ones, less
@@ -56,12 +56,6 @@ internal static unsafe partial class Q4_0Repack
     /// <summary>Bytes of the repacked matrix (rows x n elements).</summary>
     public static long Size(int rows, int n) => DecodeRepack.Groups(rows) * GroupBytes(n / QK);
 
-    /// <summary>Allocates (64-byte aligned native memory) and fills the repacked form of Q4_0 rows w (row r at
-    /// w + r * rb); free it with <see cref="DecodeRepack.Free"/>. Null when a scale is infinite or NaN: the fast widening
-    /// would not reproduce it, and such a matrix keeps the mapped path (which follows ggml exactly).</summary>
-    public static byte* Create(byte* w, long rb, int rows, int n) => Supported
-        ? DecodeRepack.Build(Size(rows, n), &Pack, w, rb, rows, n)
-        : throw new PlatformNotSupportedException("Q4_0 repacking needs AVX-512 BW or AVX2 + FMA");
 
     /// <summary>Writes the layout (see the header) of rows x n Q4_0 weights into dst (Size(rows, n) bytes,
     /// 64-byte aligned); false (dst then partly written) if a scale is infinite or NaN.</summary>

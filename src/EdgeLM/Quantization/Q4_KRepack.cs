@@ -15,7 +15,7 @@
 // Scales and mins stay packed because the decode streams the weights from memory (see Q4_0Repack's
 // measurement of widened scales); their unpacking costs a dozen register operations per super-block for
 // sixteen rows. d and dmin are widened by DecodeRepack.Scales' exact trick (sign bits, shift, mask, times 2^112):
-// a matrix with an infinite or NaN d or dmin is not repacked (Create returns null).
+// a matrix with an infinite or NaN d or dmin is not repacked (DecodeRepack.Create returns null).
 //
 // Per super-block: group g's eight vpmaddubsw summed as int16 (|sum| <= 8 * 2 * 15 * 128 < 32768), one
 // vpmaddwd by the pair (sc_g, sc_g) taken from the scale bytes by vpshufb; the mins as int16 pairs (m_g,
@@ -54,12 +54,6 @@ internal static unsafe partial class Q4_KRepack
     /// <summary>Bytes of the repacked matrix (rows x n elements).</summary>
     public static long Size(int rows, int n) => DecodeRepack.Groups(rows) * GroupBytes(n / QK);
 
-    /// <summary>Allocates (64-byte aligned native memory) and fills the repacked form of Q4_K rows w (row r at
-    /// w + r * rb); free it with <see cref="DecodeRepack.Free"/>. Null when a d or dmin is infinite or NaN: the fast
-    /// widening would not reproduce it, and such a matrix keeps the mapped path.</summary>
-    public static byte* Create(byte* w, long rb, int rows, int n) => Supported
-        ? DecodeRepack.Build(Size(rows, n), &Pack, w, rb, rows, n)
-        : throw new PlatformNotSupportedException("Q4_K repacking needs AVX-512 BW or AVX2 + FMA");
 
     /// <summary>Writes the layout (see the header) of rows x n Q4_K weights into dst (Size(rows, n) bytes,
     /// 64-byte aligned); false (dst then partly written) if a d or dmin is infinite or NaN.</summary>

@@ -22,7 +22,7 @@
 //   bytes  320..383   its fifth bits: lane r = row r's rearranged qh (above)
 //   bytes  384..703   the second block likewise (an odd last block ends its group at 384 bytes).
 // The same 352 bytes per 16 rows and block as the file (plus padding), fp16 scales widened exactly as in
-// Q4_0Repack; a matrix with an infinite or NaN scale is not repacked (Create returns null).
+// Q4_0Repack; a matrix with an infinite or NaN scale is not repacked (DecodeRepack.Create returns null).
 //
 // Exact for Block32GemmLanes.ReferenceDot's order: per block the exact integer dot, then
 // acc = fma((float)sumi, dw * dy, acc) block after block, so every output equals ReferenceDot bit for
@@ -55,12 +55,6 @@ internal static unsafe partial class Q5_0Repack
     /// <summary>Bytes of the repacked matrix (rows x n elements).</summary>
     public static long Size(int rows, int n) => DecodeRepack.Groups(rows) * GroupBytes(n / QK);
 
-    /// <summary>Allocates (64-byte aligned native memory) and fills the repacked form of Q5_0 rows w (row r at
-    /// w + r * rb); free it with <see cref="DecodeRepack.Free"/>. Null when a scale is infinite or NaN: the fast widening
-    /// would not reproduce it, and such a matrix keeps the mapped path (which follows ggml exactly).</summary>
-    public static byte* Create(byte* w, long rb, int rows, int n) => Supported
-        ? DecodeRepack.Build(Size(rows, n), &Pack, w, rb, rows, n)
-        : throw new PlatformNotSupportedException("Q5_0 repacking needs AVX-512 BW or AVX2 + FMA");
 
     /// <summary>Writes the layout (see the header) of rows x n Q5_0 weights into dst (Size(rows, n) bytes,
     /// 64-byte aligned); false (dst then partly written) if a scale is infinite or NaN.</summary>
@@ -94,7 +88,7 @@ internal static unsafe partial class Q5_0Repack
     /// <summary>qh (bit i = element i's fifth bit) as the dword whose byte j bit c is element 4c + j's.</summary>
     internal static uint HighBits(uint qh)
     {
-        // Byte j gathers bits j, j + 4, ..., j + 28: one pext each where BMI2 has it (Create 2.4x faster).
+        // Byte j gathers bits j, j + 4, ..., j + 28: one pext each where BMI2 has it (packing 2.4x faster).
         if (Bmi2.IsSupported)
             return Bmi2.ParallelBitExtract(qh, 0x11111111u) | Bmi2.ParallelBitExtract(qh, 0x22222222u) << 8
                 | Bmi2.ParallelBitExtract(qh, 0x44444444u) << 16 | Bmi2.ParallelBitExtract(qh, 0x88888888u) << 24;

@@ -17,8 +17,8 @@
 // The same 6 bits per weight as the file, rearranged at load so that a token's unpacking is a mask per
 // column and three shifts and masks for the fourth (from ql and qh as stored it took 13 operations per
 // chunk: 29 GB/s on a cached 2048 x 8192 matrix against 37 now, and below memory speed on the output head).
-// d is widened by DecodeRepack.Scales' exact trick; a matrix with an infinite or NaN d is not repacked (Create
-// returns null).
+// d is widened by DecodeRepack.Scales' exact trick; a matrix with an infinite or NaN d is not repacked
+// (DecodeRepack.Create returns null).
 //
 // Per super-block: the 6-bit values u (0..63) against the activation by vpmaddubsw, two chunks per int16
 // sum (2 * 2 * 63 * 128 = 32256 < 32768), each widened by one vpmaddwd with its group's pair (sc, sc); the
@@ -56,12 +56,6 @@ internal static unsafe partial class Q6_KRepack
     /// <summary>Bytes of the repacked matrix (rows x n elements).</summary>
     public static long Size(int rows, int n) => DecodeRepack.Groups(rows) * GroupBytes(n / QK);
 
-    /// <summary>Allocates (64-byte aligned native memory) and fills the repacked form of Q6_K rows w (row r at
-    /// w + r * rb); free it with <see cref="DecodeRepack.Free"/>. Null when a d is infinite or NaN: the fast widening
-    /// would not reproduce it, and such a matrix keeps the mapped path.</summary>
-    public static byte* Create(byte* w, long rb, int rows, int n) => Supported
-        ? DecodeRepack.Build(Size(rows, n), &Pack, w, rb, rows, n)
-        : throw new PlatformNotSupportedException("Q6_K repacking needs AVX-512 BW or AVX2 + FMA");
 
     /// <summary>Writes the layout (see the header) of rows x n Q6_K weights into dst (Size(rows, n) bytes,
     /// 64-byte aligned); false (dst then partly written) if a d is infinite or NaN.</summary>

@@ -25,7 +25,7 @@
 //   bytes  576..1087  the second block likewise (an odd last block ends its group at 576 bytes).
 // The same 544 bytes per 16 rows and block as the file (plus padding). fp16 scales are kept (Q4_0Repack
 // measured float scales slower from memory) and widened exactly as there; a matrix with an infinite or
-// NaN scale is not repacked (Create returns null).
+// NaN scale is not repacked (DecodeRepack.Create returns null).
 //
 // Exact for Block32GemmLanes.ReferenceDot's order: per block the exact integer dot, then
 // acc = fma((float)sumi, dw * dy, acc) block after block, so every output equals ReferenceDot bit for
@@ -59,12 +59,6 @@ internal static unsafe partial class Q8_0Repack
     /// <summary>Bytes of the repacked matrix (rows x n elements).</summary>
     public static long Size(int rows, int n) => DecodeRepack.Groups(rows) * GroupBytes(n / QK);
 
-    /// <summary>Allocates (64-byte aligned native memory) and fills the repacked form of Q8_0 rows w (row r at
-    /// w + r * rb); free it with <see cref="DecodeRepack.Free"/>. Null when a scale is infinite or NaN: the fast widening
-    /// would not reproduce it, and such a matrix keeps the mapped path (which follows ggml exactly).</summary>
-    public static byte* Create(byte* w, long rb, int rows, int n) => Supported
-        ? DecodeRepack.Build(Size(rows, n), &Pack, w, rb, rows, n)
-        : throw new PlatformNotSupportedException("Q8_0 repacking needs AVX-512 BW or AVX2 + FMA");
 
     /// <summary>Writes the layout (see the header) of rows x n Q8_0 weights into dst (Size(rows, n) bytes,
     /// 64-byte aligned); false (dst then partly written) if a scale is infinite or NaN.</summary>

@@ -5,6 +5,7 @@
 // must stay untouched, the result must agree with the plain F16 dot (F16.VecDot) within float reassociation,
 // and a matrix holding an infinite or NaN weight must not be repacked.
 using EdgeLM.Quantization;
+using EdgeLM.Tensors;
 using EdgeLM.Tests.Support;
 
 namespace EdgeLM.Tests.Quantization;
@@ -54,7 +55,7 @@ public unsafe class F16RepackTests
         {
             var (w, _) = Make(n, seed: 1);
             w[37 * n + 41] = bad;
-            fixed (ushort* pw = w) Assert.True(F16Repack.Create((byte*)pw, 2 * n, Rows, n) == null, $"weight 0x{bad:X4} was repacked");
+            fixed (ushort* pw = w) Assert.True(DecodeRepack.Create(GgmlType.F16, (byte*)pw, 2 * n, Rows, n) == null, $"weight 0x{bad:X4} was repacked");
         }
     }
 
@@ -64,7 +65,7 @@ public unsafe class F16RepackTests
         fixed (ushort* pa = a)
         {
             // Create builds the layout for any whole steps of four; DecodeRepack asks for it on long rows only.
-            byte* packed = F16Repack.Create((byte*)pw, 2 * n, Rows, n);
+            byte* packed = DecodeRepack.Create(GgmlType.F16, (byte*)pw, 2 * n, Rows, n);
             Assert.True(packed != null, $"{what}: finite weights were not repacked");
             try
             {

@@ -57,7 +57,7 @@ public unsafe class Q4_0RepackTests
         {
             var (wq, _) = Make(n, seed: 1);
             wq[37 * rb + 18] = (byte)bad; wq[37 * rb + 19] = (byte)(bad >> 8); // row 37, block 1
-            fixed (byte* pw = wq) Assert.True(Q4_0Repack.Create(pw, rb, Rows, n) == null, $"scale 0x{bad:X4} was repacked");
+            fixed (byte* pw = wq) Assert.True(DecodeRepack.Create(GgmlType.Q4_0, pw, rb, Rows, n) == null, $"scale 0x{bad:X4} was repacked");
         }
     }
 

@@ -67,7 +67,7 @@ public unsafe class Q5_0RepackTests
         {
             var (wq, _) = Make(n, seed: 1);
             wq[37 * rb + BlockBytes] = (byte)bad; wq[37 * rb + BlockBytes + 1] = (byte)(bad >> 8); // row 37, block 1
-            fixed (byte* pw = wq) Assert.True(Q5_0Repack.Create(pw, rb, Rows, n) == null, $"scale 0x{bad:X4} was repacked");
+            fixed (byte* pw = wq) Assert.True(DecodeRepack.Create(GgmlType.Q5_0, pw, rb, Rows, n) == null, $"scale 0x{bad:X4} was repacked");
         }
     }
 
