@@ -3,6 +3,9 @@
 // in llama.cpp (vec_dot row by row) and as a plain streaming read of the same bytes?
 // Usage: dotnet run -c Release --project bench/EdgeLM.KernelBench -- [--runs N] [--types Q4_K,Q8_0]
 //        [--shapes 4864x896,2048x2048] [--min-ms M] [--acts T] [--gemm T] [--stat median|min] [--repacked true]
+//        [--huge-pages true]
+// With --huge-pages true, the weights (and their repacked copy) sit in a WeightArena, as a loaded model's
+// copies do: 2 MiB-aligned and advised for transparent huge pages on Linux (the plain read too).
 // With --repacked true, "ours" is the decode product over the layout built at load (DecodeRepack) for the
 // types and row lengths that have one on this CPU, as a model loaded with repacking runs it.
 // With --acts T it asks the prompt-processing question instead (MultiBench.cs): the same
@@ -15,6 +18,7 @@ using System.Diagnostics;
 using System.Runtime.InteropServices;
 using System.Runtime.Intrinsics;
 using EdgeLM.KernelBench;
+using EdgeLM.Models;
 using EdgeLM.Quantization;
 using EdgeLM.Tensors;
 
@@ -32,11 +36,12 @@ for (int i = 0; i + 1 < args.Length; i += 2)
         case "--gemm": gemm = int.Parse(args[i + 1]); break;
         case "--stat": Bench.UseMin = args[i + 1] == "min"; break;
         case "--repacked": Bench.Repacked = args[i + 1] != "false"; break;
+        case "--huge-pages": Bench.HugePages = args[i + 1] != "false"; break;
         case "--types": types = args[i + 1].Split(',').Select(Enum.Parse<GgmlType>).ToArray(); break;
         case "--shapes":
             shapes = args[i + 1].Split(',').Select(s => s.Split('x')).Select(p => (int.Parse(p[0]), int.Parse(p[1]))).ToArray();
             break;
-        default: throw new ArgumentException($"unknown option {args[i]}; known: --runs --min-ms --types --shapes --acts --gemm --stat --repacked");
+        default: throw new ArgumentException($"unknown option {args[i]}; known: --runs --min-ms --types --shapes --acts --gemm --stat --repacked --huge-pages");
     }
 }
 
@@ -79,7 +84,10 @@ internal static unsafe class Bench
         }
         var vt = QuantKernels.VecDotType(type);
         long rb = GgmlTypes.RowBytes(type, cols), bytes = rb * rows;
-        byte* w = (byte*)NativeMemory.AlignedAlloc((nuint)bytes, 64), packed = null;
+        bool repack = Repacked && DecodeRepack.CanRepack(type, cols);
+        long packedBytes = repack ? DecodeRepack.Size(type, rows, cols) : 0;
+        using var arena = HugePages ? WeightArena.Allocate(repack ? [bytes, packedBytes] : [bytes]) : null;
+        byte* w = arena != null ? arena.Take(bytes) : (byte*)NativeMemory.AlignedAlloc((nuint)bytes, 64), packed = null;
         try
         {
             FillWeights(type, w, rb, rows, cols);
@@ -90,7 +98,13 @@ internal static unsafe class Bench
             var ours = new List<double>();
             var peer = new List<double>();
             var read = new List<double>();
-            packed = Repacked && DecodeRepack.CanRepack(type, cols) ? DecodeRepack.Create(type, w, rb, rows, cols) : null;
+            if (repack && arena != null)
+            {
+                packed = arena.Take(packedBytes);
+                if (!DecodeRepack.Pack(type, w, rb, rows, cols, packed)) throw new InvalidOperationException($"{type} did not repack");
+            }
+            else if (repack)
+                packed = DecodeRepack.Create(type, w, rb, rows, cols);
             fixed (byte* a = act)
             fixed (float* yg = yGgml)
             fixed (float* yo = yOurs)
@@ -124,13 +138,19 @@ internal static unsafe class Bench
         }
         finally
         {
-            NativeMemory.AlignedFree(w);
-            if (packed != null) DecodeRepack.Free(packed);
+            if (arena == null)
+            {
+                NativeMemory.AlignedFree(w);
+                if (packed != null) DecodeRepack.Free(packed);
+            }
         }
     }
 
     /// <summary>--repacked: time the decode product over DecodeRepack's layout where the type has one.</summary>
     internal static bool Repacked;
+
+    /// <summary>--huge-pages: weights and copies in a WeightArena, as a loaded model's copies are.</summary>
+    internal static bool HugePages;
 
     public static void Warm(GgmlType type)
     {

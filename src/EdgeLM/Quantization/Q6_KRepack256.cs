@@ -17,7 +17,8 @@ internal static unsafe partial class Q6_KRepack
     static (Vector256<float> Lo, Vector256<float> Hi) One256(byte* u, int nb, byte* a, int* p)
     {
         Vector256<float> lo = default, hi = default;
-        byte* d = u + (long)nb * BlockBytes;
+        byte* d = u;
+        u += DBytes(nb);
         for (int b = 0; b < nb; b++, u += BlockBytes, d += 32, a += YB, p += 8)
         {
             lo = SuperBlock256(u, d, a, p, lo);
