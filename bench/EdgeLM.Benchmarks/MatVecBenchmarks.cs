@@ -106,7 +106,7 @@ public unsafe class MatVecBenchmarks
     {
         if (_packed == null) return VecDotRows();
         fixed (byte* x = _x)
-        fixed (float* y = _y) DecodeRepack.Rows(Type, _packed, Cols, 0, Rows, x, y);
+        fixed (float* y = _y) DecodeRepack.Rows(Type, _packed, Rows, Cols, 0, Rows, x, y);
         return _y[0];
     }
 }

@@ -112,7 +112,7 @@ internal static unsafe class Bench
                 byte* ap = a;
                 float* ygp = yg, yop = yo;
                 Action oursRun = packed != null
-                    ? () => DecodeRepack.Rows(type, packed, cols, 0, rows, ap, yop)
+                    ? () => DecodeRepack.Rows(type, packed, rows, cols, 0, rows, ap, yop)
                     : () => QuantKernels.VecDotRows(type, w, rb, 0, rows, act, yOurs, cols);
                 // Warm up (tiered JIT reaches its optimized code after some calls), then repetitions
                 // per sample so a sample lasts at least minMs (timer resolution, noise).

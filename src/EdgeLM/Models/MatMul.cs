@@ -170,7 +170,7 @@ public sealed unsafe class MatMul : IParallelJob
         float* y = p.Y;
         if (p.Repacked)
         {
-            DecodeRepack.Rows(w.Type, w.Repacked, cols, start, end, _xq, y + start);
+            DecodeRepack.Rows(w.Type, w.Repacked, rows, cols, start, end, _xq, y + start);
             return;
         }
         if (_t == 1)

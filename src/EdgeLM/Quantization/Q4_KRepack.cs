@@ -75,13 +75,11 @@ internal static unsafe partial class Q4_KRepack
         return true;
     }
 
-    /// <summary>y[r - start] = dot(W[r], x) for r in [start, end), W repacked by <see cref="Pack"/> from a
-    /// matrix of n columns, x one Q8_K row of n elements. Outputs outside [start, end) are not touched.</summary>
-    public static void Rows(byte* packed, int n, int start, int end, byte* x, float* y) =>
-        Rows(packed, n, start, end, x, y, Avx512BW.IsSupported ? SimdLevel.Vector512 : SimdLevel.Vector256);
-
-    /// <summary>The same at a given width (Vector512 or Vector256; for tests).</summary>
-    internal static void Rows(byte* packed, int n, int start, int end, byte* x, float* y, SimdLevel level)
+    /// <summary>y[r - start] = dot(W[r], x) for r in [start, end) at a given width (Vector512 or Vector256), W
+    /// repacked by <see cref="Pack"/> from a matrix of n columns, x one Q8_K row of n elements; with carry, each
+    /// dot continues from the value in y (DecodeRepack's column panels: the same operations in the same order
+    /// as one product over the whole row). Outputs outside [start, end) are not touched.</summary>
+    internal static void Rows(byte* packed, int n, int start, int end, byte* x, float* y, SimdLevel level, bool carry)
     {
         if (start >= end) return;
         int nb = n / QK;
@@ -94,12 +92,14 @@ internal static unsafe partial class Q4_KRepack
             if (level == SimdLevel.Vector512)
             {
                 for (int g = g0; g < gEnd; g++)
-                    DecodeRepack.Store(One(packed + g * groupBytes, nb, x, p), g * GroupRows, start, end, y);
+                    DecodeRepack.Store(One(packed + g * groupBytes, nb, x, p, carry ? DecodeRepack.Load(g * GroupRows, start, end, y) : default), g * GroupRows, start, end, y);
                 return;
             }
             for (int g = g0; g < gEnd; g++)
             {
-                var (lo, hi) = One256(packed + g * groupBytes, nb, x, p);
+                var (lo, hi) = One256(packed + g * groupBytes, nb, x, p,
+                    carry ? DecodeRepack.Load256(g * GroupRows, start, end, y) : default,
+                    carry ? DecodeRepack.Load256(g * GroupRows + 8, start, end, y) : default);
                 DecodeRepack.Store256(lo, g * GroupRows, start, end, y);
                 DecodeRepack.Store256(hi, g * GroupRows + 8, start, end, y);
             }
@@ -123,10 +123,9 @@ internal static unsafe partial class Q4_KRepack
         }
     }
 
-    /// <summary>One group's sixteen outputs.</summary>
-    static Vector512<float> One(byte* u, int nb, byte* a, int* p)
+    /// <summary>One group's sixteen outputs, continuing from acc.</summary>
+    static Vector512<float> One(byte* u, int nb, byte* a, int* p, Vector512<float> acc)
     {
-        Vector512<float> acc = default;
         for (int b = 0; b < nb; b++, u += BlockBytes, a += YB, p += 4)
             acc = SuperBlock(u, a, p, acc);
         return acc;

@@ -99,13 +99,11 @@ internal static unsafe partial class Q5_0Repack
         return h;
     }
 
-    /// <summary>y[r - start] = dot(W[r], x) for r in [start, end), W repacked by <see cref="Pack"/> from a
-    /// matrix of n columns, x one Q8_0 row of n elements. Outputs outside [start, end) are not touched.</summary>
-    public static void Rows(byte* packed, int n, int start, int end, byte* x, float* y) =>
-        Rows(packed, n, start, end, x, y, Avx512BW.IsSupported ? SimdLevel.Vector512 : SimdLevel.Vector256);
-
-    /// <summary>The same at a given width (Vector512 or Vector256; for tests).</summary>
-    internal static void Rows(byte* packed, int n, int start, int end, byte* x, float* y, SimdLevel level)
+    /// <summary>y[r - start] = dot(W[r], x) for r in [start, end) at a given width (Vector512 or Vector256), W
+    /// repacked by <see cref="Pack"/> from a matrix of n columns, x one Q8_0 row of n elements; with carry, each
+    /// dot continues from the value in y (DecodeRepack's column panels: the same operations in the same order
+    /// as one product over the whole row). Outputs outside [start, end) are not touched.</summary>
+    internal static void Rows(byte* packed, int n, int start, int end, byte* x, float* y, SimdLevel level, bool carry)
     {
         if (start >= end) return;
         int nb = n / QK;
@@ -119,22 +117,23 @@ internal static unsafe partial class Q5_0Repack
             if (level == SimdLevel.Vector512)
             {
                 for (int g = g0; g < gEnd; g++)
-                    DecodeRepack.Store(One(packed + g * groupBytes, nb, x + 2, p), g * GroupRows, start, end, y);
+                    DecodeRepack.Store(One(packed + g * groupBytes, nb, x + 2, p, carry ? DecodeRepack.Load(g * GroupRows, start, end, y) : default), g * GroupRows, start, end, y);
                 return;
             }
             for (int g = g0; g < gEnd; g++)
             {
-                var (lo, hi) = One256(packed + g * groupBytes, nb, x + 2, p);
+                var (lo, hi) = One256(packed + g * groupBytes, nb, x + 2, p,
+                    carry ? DecodeRepack.Load256(g * GroupRows, start, end, y) : default,
+                    carry ? DecodeRepack.Load256(g * GroupRows + 8, start, end, y) : default);
                 DecodeRepack.Store256(lo, g * GroupRows, start, end, y);
                 DecodeRepack.Store256(hi, g * GroupRows + 8, start, end, y);
             }
         }
     }
 
-    /// <summary>One group's sixteen outputs.</summary>
-    static Vector512<float> One(byte* u, int nb, byte* a, int* p)
+    /// <summary>One group's sixteen outputs, continuing from acc.</summary>
+    static Vector512<float> One(byte* u, int nb, byte* a, int* p, Vector512<float> acc)
     {
-        Vector512<float> acc = default;
         int b = 0;
         for (; b + 1 < nb; b += 2, u += PairBytes, a += 2 * YB, p += 4)
         {

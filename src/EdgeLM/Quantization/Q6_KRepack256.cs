@@ -13,10 +13,9 @@ internal static unsafe partial class Q6_KRepack
 {
     static readonly Vector256<byte> Pick0Half = Pick0.GetLower(), Pick1Half = Pick1.GetLower();
 
-    /// <summary>Rows 0..7 (lo) and 8..15 (hi) of one group.</summary>
-    static (Vector256<float> Lo, Vector256<float> Hi) One256(byte* u, int nb, byte* a, int* p)
+    /// <summary>Rows 0..7 (lo) and 8..15 (hi) of one group, continuing from lo and hi.</summary>
+    static (Vector256<float> Lo, Vector256<float> Hi) One256(byte* u, int nb, byte* a, int* p, Vector256<float> lo, Vector256<float> hi)
     {
-        Vector256<float> lo = default, hi = default;
         byte* d = u;
         u += DBytes(nb);
         for (int b = 0; b < nb; b++, u += BlockBytes, d += 32, a += YB, p += 8)

@@ -11,10 +11,9 @@ namespace EdgeLM.Quantization;
 
 internal static unsafe partial class Q8_0Repack
 {
-    /// <summary>Rows 0..7 (lo) and 8..15 (hi) of one group.</summary>
-    static (Vector256<float> Lo, Vector256<float> Hi) One256(byte* u, int nb, byte* a, int* p)
+    /// <summary>Rows 0..7 (lo) and 8..15 (hi) of one group, continuing from lo and hi.</summary>
+    static (Vector256<float> Lo, Vector256<float> Hi) One256(byte* u, int nb, byte* a, int* p, Vector256<float> lo, Vector256<float> hi)
     {
-        Vector256<float> lo = default, hi = default;
         int b = 0;
         for (; b + 1 < nb; b += 2, u += PairBytes, a += 2 * PlaneBytes, p += 4)
         {

@@ -1,10 +1,11 @@
-// The decode product over Q4_K and Q6_K weights repacked at load into sixteen-row groups (Q4_KRepack,
-// Q6_KRepack, at 512 and 256 bits): over 53 rows (three full groups and a padded one), row ranges
-// that start and end inside a group, lengths of 1, 2, 8 and 19 super-blocks, on quantizer output and on raw
-// blocks at the extremes (all quant bits set, Q4_K scales and mins 63, Q6_K scales -128 and 127, the
-// largest fp16 d and dmin, negative and subnormal ones; activations of +127, -128 and a tiny d). Every
-// output must equal KQuantLanes.ReferenceDot bit for bit (the same integer sums and FMA order), outputs
-// outside the range must stay untouched, and a matrix with an infinite or NaN d or dmin is not repacked.
+// The decode product over Q4_K and Q6_K weights repacked at load into sixteen-row groups (Q4_KRepack, Q6_KRepack,
+// at 512 and 256 bits): over 53 rows (three full groups and a padded one), row ranges that start and end inside a
+// group, lengths of 1, 2, 8 and 19 super-blocks (19: DecodeRepack's column panels of 8 + 8 + 3, each continuing
+// the dots of the one before), on quantizer output and on raw blocks at the extremes (all quant bits set, Q4_K
+// scales and mins 63, Q6_K scales -128 and 127, the largest fp16 d and dmin, negative and subnormal ones;
+// activations of +127, -128 and a tiny d). Every output must equal KQuantLanes.ReferenceDot bit for bit (the same
+// integer sums and FMA order), outputs outside the range must stay untouched, and a matrix with an infinite or NaN
+// d or dmin is not repacked.
 using EdgeLM.Quantization;
 using EdgeLM.Tensors;
 using EdgeLM.Tests.Support;

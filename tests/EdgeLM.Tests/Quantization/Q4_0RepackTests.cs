@@ -1,9 +1,10 @@
-// The decode product over Q4_0 weights repacked at load into sixteen-row groups (Q4_0Repack), at 512 and
-// 256 bits, through RepackChecks (53 rows, ranges that start and end inside a group): lengths of one, three
-// and 28 blocks, and extreme raw blocks (every nibble 0 or 15 against activations of -128 or 127, the int16
-// sums' worst case; scales of fp16's largest finite value, negative ones and subnormal ones). Every output
-// must equal Block32GemmLanes.ReferenceDot bit for bit (the same order of integer sums and FMAs), and
-// outputs outside the range must stay untouched.
+// The decode product over Q4_0 weights repacked at load into sixteen-row groups (Q4_0Repack), at 512 and 256 bits,
+// through RepackChecks (53 rows, ranges that start and end inside a group): lengths of one, three and 28 blocks,
+// 65 and 152 (DecodeRepack's column panels of 64 blocks: 64 + 1 and 64 + 64 + 24, each continuing the dots of the
+// one before), and extreme raw blocks (every nibble 0 or 15 against activations of -128 or 127, the int16 sums'
+// worst case; scales of fp16's largest finite value, negative ones and subnormal ones). Every output must equal
+// Block32GemmLanes.ReferenceDot bit for bit (the same order of integer sums and FMAs), and outputs outside the
+// range must stay untouched.
 using EdgeLM.Quantization;
 using EdgeLM.Tensors;
 using EdgeLM.Tests.Support;
@@ -14,7 +15,7 @@ public unsafe class Q4_0RepackTests
 {
     const int Rows = RepackChecks.Rows;
 
-    public static TheoryData<int> Lengths() => new() { 32, 96, 896 };
+    public static TheoryData<int> Lengths() => new() { 32, 96, 896, 2080, 4864 };
 
     [Theory]
     [MemberData(nameof(Lengths))]

@@ -1,10 +1,11 @@
-// The decode product over Q8_0 weights repacked at load into sixteen-row groups (Q8_0Repack), at 512 and
-// 256 bits: over 53 rows (three full groups and a padded one), row ranges that start and end inside a
-// group, lengths of one, three and 28 blocks, and extreme raw blocks (quants of -128 and 127 against
-// activations of -128 and 127, the int16 plane sums' worst case; scales of fp16's largest finite value,
-// negative ones and subnormal ones). Every output must equal Block32GemmLanes.ReferenceDot bit for bit
-// (the same order of integer sums and FMAs), and outputs outside the range must stay untouched; a matrix
-// with an infinite or NaN scale must not be repacked.
+// The decode product over Q8_0 weights repacked at load into sixteen-row groups (Q8_0Repack), at 512 and 256 bits:
+// over 53 rows (three full groups and a padded one), row ranges that start and end inside a group, lengths of one,
+// three, 28, 65 and 152 blocks (the last two in DecodeRepack's column panels of 64 blocks: 64 + 1, and 64 + 64 +
+// 24, each panel continuing the dots of the one before), and extreme raw blocks (quants of -128 and 127 against
+// activations of -128 and 127, the int16 plane sums' worst case; scales of fp16's largest finite value, negative
+// ones and subnormal ones). Every output must equal Block32GemmLanes.ReferenceDot bit for bit (the same order of
+// integer sums and FMAs), and outputs outside the range must stay untouched; a matrix with an infinite or NaN
+// scale must not be repacked.
 using EdgeLM.Quantization;
 using EdgeLM.Tensors;
 using EdgeLM.Tests.Support;
@@ -16,7 +17,7 @@ public unsafe class Q8_0RepackTests
     const int Rows = RepackChecks.Rows;
     const int BlockBytes = 34; // sizeof(BlockQ8_0)
 
-    public static TheoryData<int> Lengths() => new() { 32, 96, 896 };
+    public static TheoryData<int> Lengths() => new() { 32, 96, 896, 2080, 4864 };
 
     [Theory]
     [MemberData(nameof(Lengths))]

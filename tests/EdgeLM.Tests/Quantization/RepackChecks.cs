@@ -56,7 +56,7 @@ internal static unsafe class RepackChecks
     {
         var y = new float[Rows + 2];
         Array.Fill(y, float.NaN);
-        fixed (float* py = y) Run(type, packed, n, r0, r1, x, py + 1 + r0, level);
+        fixed (float* py = y) DecodeRepack.Rows(type, packed, Rows, n, r0, r1, x, py + 1 + r0, level);
         for (int i = 0; i < y.Length; i++)
         {
             int r = i - 1;
@@ -68,20 +68,6 @@ internal static unsafe class RepackChecks
             }
             Assert.True(BitConverter.SingleToInt32Bits(y[i]) == BitConverter.SingleToInt32Bits(want[r]),
                 $"{at}: repacked {y[i]:R} (0x{BitConverter.SingleToInt32Bits(y[i]):x8}), reference order {want[r]:R} (0x{BitConverter.SingleToInt32Bits(want[r]):x8})");
-        }
-    }
-
-    /// <summary>The layout's Rows at a given width.</summary>
-    static void Run(GgmlType type, byte* packed, int n, int r0, int r1, byte* x, float* y, SimdLevel level)
-    {
-        switch (type)
-        {
-            case GgmlType.Q4_0: Q4_0Repack.Rows(packed, n, r0, r1, x, y, level); break;
-            case GgmlType.Q5_0: Q5_0Repack.Rows(packed, n, r0, r1, x, y, level); break;
-            case GgmlType.Q8_0: Q8_0Repack.Rows(packed, n, r0, r1, x, y, level); break;
-            case GgmlType.Q4_K: Q4_KRepack.Rows(packed, n, r0, r1, x, y, level); break;
-            case GgmlType.Q6_K: Q6_KRepack.Rows(packed, n, r0, r1, x, y, level); break;
-            default: throw new ArgumentOutOfRangeException(nameof(type), type, "no repacked layout with a width choice");
         }
     }
 }
