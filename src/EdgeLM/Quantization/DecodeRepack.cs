@@ -40,18 +40,15 @@ internal static unsafe class DecodeRepack
     /// walks its own rows).</summary>
     public const int PanelCols = 2048;
 
-    /// <summary>Column panels of a matrix: (first column, width).</summary>
-    static IEnumerable<(int Col0, int Cols)> Panels(GgmlType type, int cols)
-    {
-        int width = type == GgmlType.F16 ? cols : PanelCols;
-        for (int c0 = 0; c0 < cols; c0 += width) yield return (c0, Math.Min(width, cols - c0));
-    }
+    /// <summary>Columns per panel for this type (all of them for F16); the panel at column c0 is
+    /// Math.Min(step, cols - c0) wide. Plain loops over it, not an iterator: the product runs per token.</summary>
+    static int PanelStep(GgmlType type, int cols) => type == GgmlType.F16 ? Math.Max(cols, 1) : PanelCols;
 
     /// <summary>Bytes of the layout of rows x cols weights of this type.</summary>
     public static long Size(GgmlType type, int rows, int cols)
     {
         long size = 0;
-        foreach (var (_, width) in Panels(type, cols)) size += PanelSize(type, rows, width);
+        for (int c0 = 0, step = PanelStep(type, cols); c0 < cols; c0 += step) size += PanelSize(type, rows, Math.Min(step, cols - c0));
         return size;
     }
 
@@ -86,8 +83,9 @@ internal static unsafe class DecodeRepack
     public static bool Pack(GgmlType type, byte* w, long rowBytes, int rows, int cols, byte* dst)
     {
         CheckSupported(type);
-        foreach (var (c0, width) in Panels(type, cols))
+        for (int c0 = 0, step = PanelStep(type, cols); c0 < cols; c0 += step)
         {
+            int width = Math.Min(step, cols - c0);
             byte* src = w + GgmlTypes.RowBytes(type, c0);
             bool packed = type switch
             {
@@ -179,8 +177,9 @@ internal static unsafe class DecodeRepack
             return;
         }
         var activation = QuantKernels.VecDotType(type);
-        foreach (var (c0, width) in Panels(type, cols))
+        for (int c0 = 0; c0 < cols; c0 += PanelCols)
         {
+            int width = Math.Min(PanelCols, cols - c0);
             byte* xs = x + GgmlTypes.RowBytes(activation, c0);
             bool carry = c0 > 0;
             switch (type)

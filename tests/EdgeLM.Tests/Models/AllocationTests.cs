@@ -2,6 +2,7 @@ using EdgeLM.Formats.Gguf;
 using EdgeLM.Inference;
 using EdgeLM.Kernels;
 using EdgeLM.Models;
+using EdgeLM.Tensors;
 using EdgeLM.Tests.Support;
 
 namespace EdgeLM.Tests.Models;
@@ -10,15 +11,21 @@ public class AllocationTests
 {
     // Measured on the calling thread (Allocations.Least). With one pool thread all the work runs here;
     // with two, the workers run the same job code and this thread runs the dispatch.
+    // Also over repacked weights (Q6_K and Q8_0 layouts where this CPU has them), with an FFN of 2,304 so
+    // that ffn_down's rows are split into DecodeRepack's column panels.
     [Theory]
-    [InlineData(1)]
-    [InlineData(2)]
-    public void Decoding_and_sampling_a_token_allocates_nothing_on_the_managed_heap(int threads)
+    [InlineData(1, GgmlType.F32)]
+    [InlineData(2, GgmlType.F32)]
+    [InlineData(1, GgmlType.Q6_K)]
+    [InlineData(2, GgmlType.Q8_0)]
+    public void Decoding_and_sampling_a_token_allocates_nothing_on_the_managed_heap(int threads, GgmlType type)
     {
         using var dir = new TempDir();
         string path = dir.File("m.gguf");
-        RandomModel.Write(path, new RandomModelShape("qwen2", Tied: true));
-        using var model = DecoderModel.Load(GgufModelSource.Open(path));
+        bool quantized = type != GgmlType.F32;
+        var shape = quantized ? new RandomModelShape("qwen2", Dim: 256, HeadDim: 64, Ffn: 2304, Tied: true) : new RandomModelShape("qwen2", Tied: true);
+        RandomModel.Write(path, shape, type);
+        using var model = DecoderModel.Load(GgufModelSource.Open(path), repack: quantized);
         using var pool = new WorkerPool(threads);
         using var s = new DecoderState(model.Config, model.Weights, 512, 8, pool);
         var sampler = new Sampler(new SamplingOptions { Seed = 1, RepeatPenalty = 1.1f }, model.Config.VocabSize);

@@ -1,10 +1,11 @@
 // What every test of a sixteen-row decode layout (DecodeRepack) checks, in one place: over 53 rows (three
 // full groups and a padded one) and row ranges that start and end inside a group, at each width this CPU
-// runs, every output of the layout's Rows must equal its scalar reference order bit for bit, and the slots
-// around the range must stay untouched.
+// runs, every output of the layout's Rows must equal its scalar reference order bit for bit, the slots
+// around the range must stay untouched, and a warm product must allocate nothing (it runs per token).
 using System.Runtime.Intrinsics.X86;
 using EdgeLM.Quantization;
 using EdgeLM.Tensors;
+using EdgeLM.Tests.Support;
 
 namespace EdgeLM.Tests.Quantization;
 
@@ -43,12 +44,21 @@ internal static unsafe class RepackChecks
         }
     }
 
-    /// <summary>Every range at every width against x must give want.</summary>
+    /// <summary>Every range at every width against x must give want; once warm, a product allocates nothing.</summary>
     public static void AllRanges(GgmlType type, byte* packed, int n, byte* x, float[] want, string label)
     {
         foreach (var level in Levels())
+        {
             foreach (var (r0, r1) in Ranges)
                 CheckRange(type, packed, n, x, want, level, r0, r1, $"{label} {level} n={n}");
+            var y = new float[Rows];
+            nint w0 = (nint)packed, x0 = (nint)x; // pointers a lambda can capture
+            long allocated = Allocations.Least(() =>
+            {
+                fixed (float* py = y) DecodeRepack.Rows(type, (byte*)w0, Rows, n, 0, Rows, (byte*)x0, py, level);
+            });
+            Assert.True(allocated == 0, $"{label} {level} n={n}: a product allocated {allocated} bytes");
+        }
     }
 
     /// <summary>Rows [r0, r1) against x must equal want bit for bit; the slots around them stay NaN.</summary>
