@@ -1,7 +1,7 @@
 // A read-only memory map of a whole file. Weights are viewed in place through it; nothing is
 // copied into the managed heap. The pointer stays valid until Dispose. A range of the map can also be
 // read from the file itself (Read), so that a private copy of it does not also leave the mapped pages
-// resident.
+// resident, and the pages of a range a private copy now serves can be dropped (Evict).
 using System.IO.MemoryMappedFiles;
 using Microsoft.Win32.SafeHandles;
 
@@ -71,6 +71,17 @@ public sealed unsafe class MappedFile : IDisposable
             dst = dst[n..];
             offset += n;
         }
+    }
+
+    /// <summary>Drops the whole pages inside [at, at + length) of the map from this process's memory (Linux;
+    /// elsewhere nothing): for data a private copy now serves. The map stays valid; a later read of the range
+    /// pages it in again from the file. False when nothing was dropped.</summary>
+    public bool Evict(byte* at, long length)
+    {
+        if (!Contains(at, length)) return false;
+        long page = Environment.SystemPageSize;
+        long from = ((long)at + page - 1) / page * page, to = ((long)at + length) / page * page;
+        return to > from && PageAdvice.Advise((void*)from, (nuint)(to - from), PageAdvice.DontNeed);
     }
 
     public ReadOnlySpan<byte> Span(long offset, int length)

@@ -91,13 +91,17 @@ public sealed unsafe class DecoderWeights
 
     /// <summary>Builds the repacked copies of the product matrices that have a layout on this CPU and reads the
     /// others into memory, the matrices in parallel (0.3-0.6 s more load time for the 0.5-1B models on two
-    /// cores, mostly first reads of the file); on failure, frees what was built. The mapped pages a repacked
-    /// matrix is built from stay resident (prompts read them), a matrix read into memory leaves its own alone.</summary>
+    /// cores, mostly first reads of the file); on failure, frees what was built. The mapped pages a block-quantized
+    /// matrix is repacked from are dropped once its copy is built (its prompts read the copy too:
+    /// WeightMatrix.PromptsReadRepacked), so the copy is not resident twice; F16's stay (its prompts read them),
+    /// and a matrix read into memory leaves its own alone.</summary>
     void Repack(IModelSource source)
     {
         var copies = Products().Select(m => (m, bytes: m.CanRepack ? DecodeRepack.Size(m.Type, m.Rows, m.Cols) : m.RowBytes * m.Rows)).ToList();
-        // still read through the map: the repacked matrices (by prompts) and an untied embedding (by lookups)
-        long mapped = Matrices().Sum(m => m.RowBytes * m.Rows) - copies.Where(c => !c.m.CanRepack).Sum(c => c.bytes);
+        // still read through the map: repacked F16 matrices (by prompts) and an untied embedding (by lookups); a
+        // matrix read into memory never maps its pages, a block-quantized one drops them once repacked
+        long mapped = Matrices().Sum(m => m.RowBytes * m.Rows)
+            - copies.Where(c => !c.m.CanRepack || DecodeRepack.CanUnpack(c.m.Type)).Sum(c => c.m.RowBytes * c.m.Rows);
         if (!FitsInMemory(mapped, copies.Sum(c => c.bytes), GC.GetGCMemoryInfo().TotalAvailableMemoryBytes))
         {
             RepackSkipped = true;
@@ -109,8 +113,8 @@ public sealed unsafe class DecoderWeights
             var slices = copies.Select(c => (c.m, at: (nint)_arena.Take(c.bytes))).ToList();
             Parallel.ForEach(slices, s =>
             {
-                if (s.m.CanRepack) s.m.Repack((byte*)s.at);
-                else s.m.ReadIntoMemory(source, (byte*)s.at);
+                if (!s.m.CanRepack) s.m.ReadIntoMemory(source, (byte*)s.at);
+                else if (s.m.Repack((byte*)s.at) && s.m.PromptsReadRepacked) source.Evict((nint)s.m.Mapped, s.m.RowBytes * s.m.Rows);
             });
         }
         catch

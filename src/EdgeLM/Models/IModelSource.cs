@@ -38,4 +38,8 @@ public interface IModelSource : IDisposable
     /// behind the mapping, so that a private copy does not also leave the mapped pages resident; false when the
     /// address is not in a mapped file of this source (the caller then copies through the pointer).</summary>
     unsafe bool TryRead(nint at, Span<byte> dst) => false;
+
+    /// <summary>Drops the mapped pages of the range at a tensor address from this process's memory (a private copy
+    /// serves it now; a later read pages it in again); false when this source cannot (nothing changes then).</summary>
+    unsafe bool Evict(nint at, long length) => false;
 }

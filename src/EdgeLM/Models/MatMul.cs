@@ -3,7 +3,8 @@
 // weight row is read once for all T activation rows, so prompt processing streams the weights
 // once per micro-batch rather than once per token (QuantKernels.MatMulRows). A decode product (T = 1)
 // over a repacked matrix (WeightMatrix.Repacked) is split by its sixteen-row groups instead, so no
-// group is shared by two threads. Products of one input (q, k, v; gate, up) can go to the pool as one
+// group is shared by two threads; a prompt over a repacked block-quantized matrix reads its rows back
+// from the copy (WeightMatrix.PromptsReadRepacked). Products of one input (q, k, v; gate, up) can go to the pool as one
 // job: a decode token then waits for the pool once instead of three times.
 using EdgeLM.Kernels;
 using EdgeLM.Quantization;
@@ -183,7 +184,30 @@ public sealed unsafe class MatMul : IParallelJob
         // into y (T, Rows). The kernel walks it in tiles of rows x activations (Block32GemmLanes where the
         // type has one), so each weight row is read from memory once per micro-batch.
         var acts = new ReadOnlySpan<byte>(_xq, checked((int)(_xqStride * _t)));
-        QuantKernels.MatMulRows(w.Type, w.Data, w.RowBytes, start, end, acts, xRowLen, _t,
-            new Span<float>(y, checked(_t * rows)), rows, cols);
+        var all = new Span<float>(y, checked(_t * rows));
+        if (!w.PromptsReadRepacked)
+        {
+            QuantKernels.MatMulRows(w.Type, w.Data, w.RowBytes, start, end, acts, xRowLen, _t, all, rows, cols);
+            return;
+        }
+        // The rows back from the repacked copy, a few row tiles at a time into this thread's scratch (the
+        // mapped pages were dropped at load), then the same kernel over the same bytes: the same outputs.
+        long rb = w.RowBytes;
+        int need = checked((int)(UnpackRows * rb));
+        var buffer = t_rows is { } b && b.Length >= need ? b : (t_rows = GC.AllocateUninitializedArray<byte>(need, pinned: true));
+        fixed (byte* rowsAt = buffer)
+            for (int r0 = start; r0 < end; r0 += UnpackRows)
+            {
+                int r1 = Math.Min(end, r0 + UnpackRows);
+                DecodeRepack.UnpackRows(w.Type, w.Repacked, rows, cols, r0, r1, rowsAt);
+                QuantKernels.MatMulRows(w.Type, rowsAt - r0 * rb, rb, r0, r1, acts, xRowLen, _t, all, rows, cols);
+            }
     }
+
+    /// <summary>Rows a prompt product unpacks from a repacked copy per pass: enough that the kernel's per-call
+    /// preparation of the activations is noise (8 row tiles), few enough for a small per-thread scratch
+    /// (2.2 MB at most, Q8_0 rows of 8,192).</summary>
+    const int UnpackRows = 8 * PromptRowUnit;
+
+    [ThreadStatic] static byte[]? t_rows;
 }

@@ -7,10 +7,11 @@
 // Q4_K_M 10% faster here and Qwen2.5-0.5B Q4_0 21% faster; a plain streaming sum reads 20% faster.
 // Elsewhere, or where the kernel says no, the block is ordinary memory.
 using System.Runtime.InteropServices;
+using EdgeLM.Formats;
 
 namespace EdgeLM.Models;
 
-internal sealed unsafe partial class WeightArena : IDisposable
+internal sealed unsafe class WeightArena : IDisposable
 {
     /// <summary>The huge-page size the block is aligned to (x86-64 and ARM64 Linux with 4 KiB base pages).</summary>
     const long HugePage = 2 << 20;
@@ -58,15 +59,7 @@ internal sealed unsafe partial class WeightArena : IDisposable
 
     static bool AdviseHugePages(byte* block, long size)
     {
-        if (!OperatingSystem.IsLinux() || HugePagesOff()) return false;
-        try
-        {
-            return madvise(block, (nuint)size, MadvHugePage) == 0;
-        }
-        catch (Exception e) when (e is DllNotFoundException or EntryPointNotFoundException)
-        {
-            return false; // a libc without madvise: ordinary pages
-        }
+        return OperatingSystem.IsLinux() && !HugePagesOff() && PageAdvice.Advise(block, (nuint)size, PageAdvice.HugePage);
     }
 
     /// <summary>The kernel's switch for transparent huge pages reads "always [madvise] never" with the mode in
@@ -83,11 +76,6 @@ internal sealed unsafe partial class WeightArena : IDisposable
             return true;
         }
     }
-
-    const int MadvHugePage = 14;
-
-    [LibraryImport("libc", SetLastError = true)]
-    private static partial int madvise(void* addr, nuint length, int advice);
 
     public void Dispose()
     {

@@ -33,11 +33,17 @@ public sealed unsafe class WeightMatrix
     /// <summary>Bytes of native memory the private copy of Data holds (0 while Data is the mapped file).</summary>
     public long InMemoryBytes => IsInMemory ? RowBytes * Rows : 0;
     /// <summary>The rows in DecodeRepack's layout for Type (page-aligned, in the weights' WeightArena), or null: what a decode
-    /// product (one activation) reads when present. The embedding lookup always reads Data.</summary>
+    /// product (one activation) reads when present, and prompts too where <see cref="PromptsReadRepacked"/>. The
+    /// embedding lookup always reads Data.</summary>
     public byte* Repacked { get; private set; }
     public bool IsRepacked => Repacked != null;
     /// <summary>Bytes of native memory the repacked copy holds (0 without one).</summary>
     public long RepackedBytes => IsRepacked ? DecodeRepack.Size(Type, Rows, Cols) : 0;
+
+    /// <summary>Whether prompt products (several activations) read the rows back from the repacked copy
+    /// (DecodeRepack.UnpackRows, a few row tiles at a time) instead of Data: every repacked block-quantized
+    /// matrix, so the copy is the only resident one (the mapped pages are dropped after repacking).</summary>
+    public bool PromptsReadRepacked => IsRepacked && DecodeRepack.CanUnpack(Type);
 
     /// <summary>Whether <see cref="Repack"/> would build a repacked copy on this CPU.</summary>
     public bool CanRepack => DecodeRepack.CanRepack(Type, Cols);

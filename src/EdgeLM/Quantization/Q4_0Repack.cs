@@ -86,6 +86,24 @@ internal static unsafe partial class Q4_0Repack
         return true;
     }
 
+    /// <summary>Lanes [0, count) of one group (at group, nb blocks) back in the file's layout, lane r as the row at
+    /// dst + r * rb: Pack's inverse, byte for byte (DecodeRepack.UnpackRows: prompts read rows).</summary>
+    public static void Unpack(byte* group, int nb, int count, byte* dst, long rb)
+    {
+        for (int b = 0; b < nb; b += 2, group += PairBytes)
+            for (int k = 0; k < 2 && b + k < nb; k++)
+            {
+                ushort* d = (ushort*)group + GroupRows * k;
+                uint* q = (uint*)(group + ScaleBytes + BlockQuantBytes * k);
+                for (int r = 0; r < count; r++)
+                {
+                    byte* block = dst + r * rb + (long)(b + k) * WB;
+                    *(ushort*)block = d[r];
+                    for (int j = 0; j < 4; j++) Unsafe.WriteUnaligned(block + 2 + 4 * j, q[16 * j + r]);
+                }
+            }
+    }
+
     /// <summary>y[r - start] = dot(W[r], x) for r in [start, end) at a given width (Vector512 or Vector256), W
     /// repacked by <see cref="Pack"/> from a matrix of n columns, x one Q8_0 row of n elements; with carry, each
     /// dot continues from the value in y (DecodeRepack's column panels: the same operations in the same order

@@ -75,6 +75,19 @@ internal static unsafe partial class Q4_KRepack
         return true;
     }
 
+    /// <summary>Lanes [0, count) of one group (at group, nb blocks) back in the file's layout, lane r as the row at
+    /// dst + r * rb: Pack's inverse, byte for byte (DecodeRepack.UnpackRows: prompts read rows).</summary>
+    public static void Unpack(byte* group, int nb, int count, byte* dst, long rb)
+    {
+        for (int b = 0; b < nb; b++, group += BlockBytes)
+            for (int r = 0; r < count; r++)
+            {
+                uint* block = (uint*)(dst + r * rb + (long)b * WB); // 144-byte blocks: dword-aligned
+                uint* src = (uint*)group + r; // dword k of the row: 16 dwords apart
+                for (int k = 0; k < WB / 4; k++) block[k] = src[16 * k];
+            }
+    }
+
     /// <summary>y[r - start] = dot(W[r], x) for r in [start, end) at a given width (Vector512 or Vector256), W
     /// repacked by <see cref="Pack"/> from a matrix of n columns, x one Q8_K row of n elements; with carry, each
     /// dot continues from the value in y (DecodeRepack's column panels: the same operations in the same order

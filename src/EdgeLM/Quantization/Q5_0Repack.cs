@@ -85,6 +85,25 @@ internal static unsafe partial class Q5_0Repack
         return true;
     }
 
+    /// <summary>Lanes [0, count) of one group (at group, nb blocks) back in the file's layout, lane r as the row at
+    /// dst + r * rb: Pack's inverse, byte for byte (DecodeRepack.UnpackRows: prompts read rows).</summary>
+    public static void Unpack(byte* group, int nb, int count, byte* dst, long rb)
+    {
+        for (int b = 0; b < nb; b += 2, group += PairBytes)
+            for (int k = 0; k < 2 && b + k < nb; k++)
+            {
+                ushort* d = (ushort*)group + GroupRows * k;
+                uint* q = (uint*)(group + ScaleBytes + BlockQuantBytes * k);
+                for (int r = 0; r < count; r++)
+                {
+                    byte* block = dst + r * rb + (long)(b + k) * WB;
+                    *(ushort*)block = d[r];
+                    Unsafe.WriteUnaligned(block + 2, FifthBits(q[64 + r]));
+                    for (int j = 0; j < 4; j++) Unsafe.WriteUnaligned(block + 6 + 4 * j, q[16 * j + r]);
+                }
+            }
+    }
+
     /// <summary>qh (bit i = element i's fifth bit) as the dword whose byte j bit c is element 4c + j's.</summary>
     internal static uint HighBits(uint qh)
     {
@@ -97,6 +116,19 @@ internal static unsafe partial class Q5_0Repack
             for (int j = 0; j < 4; j++)
                 h |= ((qh >> (4 * c + j)) & 1) << (8 * j + c);
         return h;
+    }
+
+    /// <summary>HighBits' inverse: byte j bit c of h back to bit 4c + j of qh.</summary>
+    internal static uint FifthBits(uint h)
+    {
+        if (Bmi2.IsSupported)
+            return Bmi2.ParallelBitDeposit(h & 0xFF, 0x11111111u) | Bmi2.ParallelBitDeposit((h >> 8) & 0xFF, 0x22222222u)
+                | Bmi2.ParallelBitDeposit((h >> 16) & 0xFF, 0x44444444u) | Bmi2.ParallelBitDeposit(h >> 24, 0x88888888u);
+        uint qh = 0;
+        for (int c = 0; c < 8; c++)
+            for (int j = 0; j < 4; j++)
+                qh |= ((h >> (8 * j + c)) & 1) << (4 * c + j);
+        return qh;
     }
 
     /// <summary>y[r - start] = dot(W[r], x) for r in [start, end) at a given width (Vector512 or Vector256), W

@@ -91,6 +91,43 @@ internal static unsafe partial class Q6_KRepack
         return true;
     }
 
+    /// <summary>Lanes [0, count) of one group (at group, nb blocks) back in the file's layout, lane r as the row at
+    /// dst + r * rb: Pack's inverse, byte for byte (DecodeRepack.UnpackRows: prompts read rows).</summary>
+    public static void Unpack(byte* group, int nb, int count, byte* dst, long rb)
+    {
+        byte* blocks = group + DBytes(nb);
+        for (int b = 0; b < nb; b++)
+            for (int r = 0; r < count; r++)
+            {
+                var x = (BlockQ6_K*)(dst + r * rb + (long)b * WB);
+                x->D = ((ushort*)(group + 32L * b))[r];
+                uint* o = (uint*)(blocks + (long)b * BlockBytes) + r;
+                uint* sc = (uint*)x->Scales;
+                for (int v = 0; v < 4; v++) Unsafe.WriteUnaligned(sc + v, o[16 * v]);
+                byte* ql = x->Ql, qh = x->Qh;
+                for (int h = 0; h < 2; h++)
+                    for (int j = 0; j < 8; j++)
+                    {
+                        uint* q = o + (QuantsAt + HalfBytes * h + 192 * j) / 4;
+                        var (l0, l1, hi) = Restore(q[0], q[16], q[32]);
+                        Unsafe.WriteUnaligned(ql + 4 * (16 * h + j), l0);
+                        Unsafe.WriteUnaligned(ql + 4 * (16 * h + 8 + j), l1);
+                        Unsafe.WriteUnaligned(qh + 4 * (8 * h + j), hi);
+                    }
+            }
+    }
+
+    /// <summary>Rearrange's inverse: the ql, ql + 32 and qh dwords from a chunk's three vectors' lanes.</summary>
+    static (uint L0, uint L1, uint H) Restore(uint q0, uint q1, uint q2)
+    {
+        const uint Low = 0x0F0F0F0F, Top = 0x30303030, Six = 0x3F3F3F3F;
+        uint c0 = q0 & Six, c1 = q1 & Six, c2 = q2 & Six;
+        uint c3 = ((q0 >> 6) & 0x03030303) | ((q1 >> 4) & 0x0C0C0C0C) | ((q2 >> 2) & Top);
+        uint l0 = (c0 & Low) | ((c2 & Low) << 4), l1 = (c1 & Low) | ((c3 & Low) << 4);
+        uint h = ((c0 & Top) >> 4) | ((c1 & Top) >> 2) | (c2 & Top) | ((c3 & Top) << 2);
+        return (l0, l1, h);
+    }
+
     /// <summary>One row's chunk of four columns from its ql, ql + 32 and qh dwords (four bytes at once): the
     /// columns' u as KQuantLanes.Unpack6 forms them, then column 3's two-bit pieces moved into bits 6, 7 of
     /// the other three. q[0], q[16], q[32]: the row's lane in the chunk's three vectors.</summary>

@@ -3,8 +3,9 @@
 // at load (DecoderModel.Load(repack: true), DecodeRepack) against the same model on the mapped weights: the
 // logits
 // agree within float reassociation and the greedy tokens are the same. The vocabulary of 330 leaves the
-// output head's last sixteen-row group padded. Prompts (T > 1) do not read the repacked copy, so a prompt
-// gives the same logits bit for bit. Freeing on Dispose is exercised by every load here.
+// output head's last sixteen-row group padded. Prompts (T > 1) read the rows back from the repacked copy
+// (the mapped pages are dropped at load), byte for byte the file's, so a prompt gives the same logits bit
+// for bit. Freeing on Dispose is exercised by every load here.
 using EdgeLM.Models;
 using EdgeLM.Quantization;
 using EdgeLM.Tensors;
@@ -69,7 +70,8 @@ public class RepackParityTests(ITestOutputHelper output)
         for (int t = 0; t < Prompt.Length; t++)
             Assert.Equal(EngineHarness.ArgMax(want[t]), EngineHarness.ArgMax(got[t]));
 
-        // A prompt (T > 1) keeps the mapped path: bit for bit the same logits.
+        // A prompt (T > 1) reads the rows back from the copy: bit for bit the same logits.
+        Assert.All(packed.Weights.Matrices().Where(m => m.IsRepacked), m => Assert.True(m.PromptsReadRepacked, $"{m.Name}: prompts read the mapped rows"));
         var promptPlain = EngineHarness.Logits(plain, Prompt, maxBatch: 16);
         var promptPacked = EngineHarness.Logits(packed, Prompt, maxBatch: 16);
         for (int t = 0; t < Prompt.Length; t++) Assert.Equal(promptPlain[t], promptPacked[t]);

@@ -82,6 +82,7 @@ public unsafe class KQuantRepackTests
                     for (int r = 0; r < Rows; r++) want[r] = KQuantLanes.ReferenceDot(type, pw + r * rb, x, n);
                     RepackChecks.AllRanges(type, packed, n, x, want, $"{type} {what} act {t}");
                 }
+                RepackChecks.RoundTrip(type, packed, wq, n, $"{type} {what}");
             }
             finally
             {

@@ -1,7 +1,8 @@
 // What every test of a sixteen-row decode layout (DecodeRepack) checks, in one place: over 53 rows (three
 // full groups and a padded one) and row ranges that start and end inside a group, at each width this CPU
 // runs, every output of the layout's Rows must equal its scalar reference order bit for bit, the slots
-// around the range must stay untouched, and a warm product must allocate nothing (it runs per token).
+// around the range must stay untouched, a warm product must allocate nothing (it runs per token), and
+// the rows unpacked from the layout (what prompts read) must be the file's bytes.
 using System.Runtime.Intrinsics.X86;
 using EdgeLM.Quantization;
 using EdgeLM.Tensors;
@@ -36,6 +37,7 @@ internal static unsafe class RepackChecks
                 var want = new float[Rows];
                 for (int r = 0; r < Rows; r++) want[r] = Block32GemmLanes.ReferenceDot(type, pw + r * rb, px, n);
                 AllRanges(type, packed, n, px, want, $"{type} {what}");
+                RoundTrip(type, packed, wq, n, $"{type} {what}");
             }
             finally
             {
@@ -58,6 +60,26 @@ internal static unsafe class RepackChecks
                 fixed (float* py = y) DecodeRepack.Rows(type, (byte*)w0, Rows, n, 0, Rows, (byte*)x0, py, level);
             });
             Assert.True(allocated == 0, $"{label} {level} n={n}: a product allocated {allocated} bytes");
+        }
+    }
+
+    static readonly (int Start, int End)[] RowRanges = [(0, Rows), (0, 16), (16, 48), (32, Rows), (48, Rows), (16, 17)];
+
+    /// <summary>DecodeRepack.UnpackRows gives the file's rows back byte for byte (rows wq, Rows x n of this type)
+    /// for ranges that start at a group and end anywhere, the padded last group included, and writes nothing
+    /// past the range.</summary>
+    public static void RoundTrip(GgmlType type, byte* packed, byte[] wq, int n, string label)
+    {
+        int rb = (int)GgmlTypes.RowBytes(type, n);
+        foreach (var (r0, r1) in RowRanges)
+        {
+            var rows = new byte[(r1 - r0) * rb + 64];
+            Array.Fill(rows, (byte)0xA5);
+            fixed (byte* pr = rows) DecodeRepack.UnpackRows(type, packed, Rows, n, r0, r1, pr);
+            for (int i = 0; i < (r1 - r0) * rb; i++)
+                if (rows[i] != wq[r0 * rb + i])
+                    Assert.Fail($"{label} n={n} rows [{r0},{r1}): byte {i % rb} of row {r0 + i / rb} is 0x{rows[i]:x2}, the file's 0x{wq[r0 * rb + i]:x2}");
+            Assert.All(rows[((r1 - r0) * rb)..], b => Assert.Equal(0xA5, b));
         }
     }
 

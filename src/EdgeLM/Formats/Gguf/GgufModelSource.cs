@@ -28,5 +28,7 @@ public sealed unsafe class GgufModelSource : IModelSource
         return true;
     }
 
+    public bool Evict(nint at, long length) => File.Mapping.Evict((byte*)at, length);
+
     public void Dispose() => File.Dispose();
 }

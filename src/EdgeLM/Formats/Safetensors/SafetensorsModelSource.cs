@@ -83,6 +83,13 @@ public sealed unsafe class SafetensorsModelSource : IModelSource
     /// convert_llama_weights_to_hf permutes them); qwen2/qwen3 are NeoX-style in llama.cpp too.</summary>
     public bool QkRotateHalf => Config.GgufArchitecture == "llama";
 
+    public bool Evict(nint at, long length)
+    {
+        foreach (var shard in _checkpoint.Shards)
+            if (shard.Mapping.Contains((byte*)at, length)) return shard.Mapping.Evict((byte*)at, length);
+        return false;
+    }
+
     public bool TryRead(nint at, Span<byte> dst)
     {
         foreach (var shard in _checkpoint.Shards)
