@@ -137,6 +137,26 @@ internal static unsafe class DecodeRepack
         }
     }
 
+    /// <summary>Unpack's walk over the layouts of 32-element blocks (Q4_0, Q5_0, Q8_0): per pair of blocks the
+    /// sixteen rows' fp16 scales of both (64 bytes), then each block's quantBytes of lane-interleaved quants; lane r
+    /// of each block goes to the row at dst + r * rb, its scale first and its quants by T.</summary>
+    internal static void UnpackPairs<T>(byte* group, int nb, int count, byte* dst, long rb, int blockBytes, int quantBytes)
+        where T : IBlockQuants
+    {
+        for (int b = 0; b < nb; b += 2, group += 64 + 2 * quantBytes)
+            for (int k = 0; k < 2 && b + k < nb; k++)
+            {
+                ushort* d = (ushort*)group + GroupRows * k;
+                uint* q = (uint*)(group + 64 + quantBytes * k);
+                for (int r = 0; r < count; r++)
+                {
+                    byte* block = dst + r * rb + (long)(b + k) * blockBytes;
+                    *(ushort*)block = d[r];
+                    T.Unpack(q + r, block);
+                }
+            }
+    }
+
     /// <summary>Groups of sixteen rows (the last one padded by repeating the last row).</summary>
     public static int Groups(int rows) => (rows + GroupRows - 1) / GroupRows;
 
@@ -248,4 +268,11 @@ internal static unsafe class DecodeRepack
     }
 
     static NotSupportedException Unsupported(GgmlType type) => new($"no repacked decode layout for {type}");
+}
+
+/// <summary>One 32-element block's quants from a repacked group back into the file's block (after its scale).</summary>
+internal unsafe interface IBlockQuants
+{
+    /// <summary>lane: the row's first quant dword (its others 16 dwords apart); block: the file's block.</summary>
+    static abstract void Unpack(uint* lane, byte* block);
 }

@@ -88,20 +88,16 @@ internal static unsafe partial class Q4_0Repack
 
     /// <summary>Lanes [0, count) of one group (at group, nb blocks) back in the file's layout, lane r as the row at
     /// dst + r * rb: Pack's inverse, byte for byte (DecodeRepack.UnpackRows: prompts read rows).</summary>
-    public static void Unpack(byte* group, int nb, int count, byte* dst, long rb)
+    public static void Unpack(byte* group, int nb, int count, byte* dst, long rb) =>
+        DecodeRepack.UnpackPairs<Quants>(group, nb, count, dst, rb, WB, BlockQuantBytes);
+
+    /// <summary>A block's quants: Pack's dword moves reversed.</summary>
+    readonly struct Quants : IBlockQuants
     {
-        for (int b = 0; b < nb; b += 2, group += PairBytes)
-            for (int k = 0; k < 2 && b + k < nb; k++)
-            {
-                ushort* d = (ushort*)group + GroupRows * k;
-                uint* q = (uint*)(group + ScaleBytes + BlockQuantBytes * k);
-                for (int r = 0; r < count; r++)
-                {
-                    byte* block = dst + r * rb + (long)(b + k) * WB;
-                    *(ushort*)block = d[r];
-                    for (int j = 0; j < 4; j++) Unsafe.WriteUnaligned(block + 2 + 4 * j, q[16 * j + r]);
-                }
-            }
+        public static void Unpack(uint* lane, byte* block)
+        {
+            for (int j = 0; j < 4; j++) Unsafe.WriteUnaligned(block + 2 + 4 * j, lane[16 * j]);
+        }
     }
 
     /// <summary>y[r - start] = dot(W[r], x) for r in [start, end) at a given width (Vector512 or Vector256), W
