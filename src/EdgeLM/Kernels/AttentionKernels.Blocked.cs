@@ -13,6 +13,7 @@
 // Not for Q8_0 caches: those keep the per-token kernels (their integer dot does not tile this way).
 using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
 using EdgeLM.Quantization;
 
 namespace EdgeLM.Kernels;
@@ -21,6 +22,13 @@ public static unsafe partial class AttentionKernels
 {
     /// <summary>Cached positions widened together into a key or value tile.</summary>
     public const int PositionTile = 16;
+
+    /// <summary>A key tile reads PositionTile halves from each of D transposed key rows, keyStride apart: D
+    /// interleaved streams, more than this machine's hardware prefetcher follows, so each row's data this many
+    /// halves (256 bytes, eight tiles) ahead is asked for as the tile is loaded. Llama-3.2-1B shape, 2,048
+    /// cached positions, two threads, alternated pairs: decode +9-10% against no prefetch at 128 bytes ahead,
+    /// +21-27% in two pairs at 256 bytes, and 256 against 128 bytes a tie.</summary>
+    const int KeyPrefetch = 128;
 
     /// <summary>Query rows processed together against one key tile (the q and score buffers are padded to it).</summary>
     public const int RowTile = 4;
@@ -73,6 +81,7 @@ public static unsafe partial class AttentionKernels
             if (half)
             {
                 ushort* src = (ushort*)keysT + d * keyStride + p0;
+                if (Sse.IsSupported) Sse.Prefetch0(src + KeyPrefetch); // never faults, even past the cache's end
                 if (whole && simd && Vector512.IsHardwareAccelerated)
                 {
                     (QuantMath.HalfToFloat(Vector512.WidenLower(Vector256.Load(src).ToVector512Unsafe())) & keep512).Store(dst);
