@@ -1,8 +1,9 @@
 // The one place that says which weight types have a decode layout built at load (sixteen-row groups,
 // rows in SIMD lanes; see Q4_0Repack's header for the idea) and routes to each type's kernel. A type
 // joins by an arm in each switch below: whether it can be repacked on this CPU for a row length, the
-// size of its layout, building it, and the decode product over it. Not the prompt path (several
-// activations read the mapped rows through QuantKernels.MatMulRows) and not the embedding lookup.
+// size of its layout, building it, the decode product over it, and giving the file's rows back
+// (UnpackRows: a prompt's several activations go through QuantKernels.MatMulRows over those rows, not
+// through a kernel here). Not the embedding lookup, which reads the mapped rows.
 // Also the pieces every layout shares: the group count, the column panels of long rows, the masked store
 // (and load) of a group's outputs and the exact widening of sixteen (eight) finite fp16 scales.
 using System.Runtime.CompilerServices;
