@@ -4,8 +4,8 @@
 // once per micro-batch rather than once per token (QuantKernels.MatMulRows). A decode product (T = 1)
 // over a repacked matrix (WeightMatrix.Repacked) is split by its sixteen-row groups instead, so no
 // group is shared by two threads; a prompt over a repacked block-quantized matrix reads its rows back
-// from the copy (WeightMatrix.PromptsReadRepacked). Products of one input (q, k, v; gate, up) can go to the pool as one
-// job: a decode token then waits for the pool once instead of three times.
+// from the copy (WeightMatrix.PromptsReadRepacked). Products of one input (q, k, v; gate, up) can go to
+// the pool as one job: a decode token then waits for the pool once instead of three times.
 using EdgeLM.Kernels;
 using EdgeLM.Quantization;
 
@@ -204,9 +204,9 @@ public sealed unsafe class MatMul : IParallelJob
             }
     }
 
-    /// <summary>Rows a prompt product unpacks from a repacked copy per pass: enough that the kernel's per-call
-    /// preparation of the activations is noise (8 row tiles), few enough for a small per-thread scratch
-    /// (2.2 MB at most, Q8_0 rows of 8,192).</summary>
+    /// <summary>Rows a prompt product unpacks from a repacked copy per pass: 8 row tiles per kernel call (the
+    /// kernel prepares the activations once per call), a per-thread scratch of 256 rows (2.2 MB for Q8_0
+    /// rows of 8,192).</summary>
     const int UnpackRows = 8 * PromptRowUnit;
 
     [ThreadStatic] static byte[]? t_rows;

@@ -163,40 +163,40 @@ internal static unsafe class DecodeRepack
 
     /// <summary>Lanes of f for rows row0.. that fall in [start, end), stored at y[row - start].</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static void Store(Vector512<float> f, int row0, int start, int end, float* y)
-    {
-        var lane = Vector512<int>.Indices + Vector512.Create(row0);
-        var mask = (Vector512.GreaterThanOrEqual(lane, Vector512.Create(start)) & Vector512.LessThan(lane, Vector512.Create(end))).AsSingle();
+    public static void Store(Vector512<float> f, int row0, int start, int end, float* y) =>
         // Masked-off lanes are not accessed, so the base may lie before y when the range starts inside a group.
-        Avx512F.MaskStore(y + (row0 - start), mask, f);
-    }
+        Avx512F.MaskStore(y + (row0 - start), InRange(row0, start, end), f);
 
     /// <summary>The values Store would write for rows row0.. in [start, end) read back (other lanes zero), for a
     /// product that continues from them.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static Vector512<float> Load(int row0, int start, int end, float* y)
-    {
-        var lane = Vector512<int>.Indices + Vector512.Create(row0);
-        var mask = (Vector512.GreaterThanOrEqual(lane, Vector512.Create(start)) & Vector512.LessThan(lane, Vector512.Create(end))).AsSingle();
-        return Avx512F.MaskLoad(y + (row0 - start), mask, Vector512<float>.Zero);
-    }
+    public static Vector512<float> Load(int row0, int start, int end, float* y) =>
+        Avx512F.MaskLoad(y + (row0 - start), InRange(row0, start, end), Vector512<float>.Zero);
 
     /// <summary>Load for eight rows at 256 bits.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static Vector256<float> Load256(int row0, int start, int end, float* y)
-    {
-        var lane = Vector256<int>.Indices + Vector256.Create(row0);
-        var mask = (Vector256.GreaterThanOrEqual(lane, Vector256.Create(start)) & Vector256.LessThan(lane, Vector256.Create(end))).AsSingle();
-        return Avx.MaskLoad(y + (row0 - start), mask);
-    }
+    public static Vector256<float> Load256(int row0, int start, int end, float* y) =>
+        Avx.MaskLoad(y + (row0 - start), InRange256(row0, start, end));
 
     /// <summary>Store for eight rows at 256 bits (masked-off lanes are not accessed either).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static void Store256(Vector256<float> f, int row0, int start, int end, float* y)
+    public static void Store256(Vector256<float> f, int row0, int start, int end, float* y) =>
+        Avx.MaskStore(y + (row0 - start), InRange256(row0, start, end), f);
+
+    /// <summary>All ones in the lanes of rows row0.. that fall in [start, end): Store's and Load's mask.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    static Vector512<float> InRange(int row0, int start, int end)
+    {
+        var lane = Vector512<int>.Indices + Vector512.Create(row0);
+        return (Vector512.GreaterThanOrEqual(lane, Vector512.Create(start)) & Vector512.LessThan(lane, Vector512.Create(end))).AsSingle();
+    }
+
+    /// <summary>InRange for eight rows.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    static Vector256<float> InRange256(int row0, int start, int end)
     {
         var lane = Vector256<int>.Indices + Vector256.Create(row0);
-        var mask = (Vector256.GreaterThanOrEqual(lane, Vector256.Create(start)) & Vector256.LessThan(lane, Vector256.Create(end))).AsSingle();
-        Avx.MaskStore(y + (row0 - start), mask, f);
+        return (Vector256.GreaterThanOrEqual(lane, Vector256.Create(start)) & Vector256.LessThan(lane, Vector256.Create(end))).AsSingle();
     }
 
     /// <summary>Sixteen finite fp16 scales as floats, exactly: sign-extended to 32 bits, the 15 magnitude
