@@ -88,7 +88,7 @@ public static class NoRepackFlag
 {
     public static Option<bool> Create() => new("--no-repack")
     {
-        Description = "do not repack weights (or read the others into memory) at load for faster decoding: everything stays mapped from the file (slower decode; less memory only for F16 models)",
+        Description = "do not repack weights (or read the others into memory) at load for faster decoding: everything stays mapped from the file (slower decode)",
     };
 }
 

@@ -20,9 +20,9 @@ public sealed record LoadOptions
     /// <summary>LoRA adapters (GGUF files or PEFT folders) applied on top of the base without merging.</summary>
     public IReadOnlyList<LoraRequest> Adapters { get; init; } = [];
     /// <summary>Repack matrices that have a faster decode layout on this CPU at load (Q4_0, Q5_0, Q8_0, Q4_K, Q6_K with
-    /// AVX-512 BW or AVX2 + FMA; F16 rows longer than 4,096 with AVX-512 BW): faster decoding. A block-quantized copy
-    /// replaces the mapped pages (prompts read it too, the pages are dropped), an F16 one comes on top of them; the
-    /// other matrices are read from the file into memory (about their size, instead of the mapped pages).
+    /// AVX-512 BW or AVX2 + FMA; F16 with AVX-512 BW): faster decoding. The copy replaces the mapped pages (prompts
+    /// read it too, the pages are dropped); the other matrices are read from the file into memory (about their size,
+    /// instead of the mapped pages).
     /// llama.cpp's --no-repack turns it off: everything stays mapped.</summary>
     public bool Repack { get; init; } = true;
 }

@@ -91,15 +91,15 @@ public sealed unsafe class DecoderWeights
 
     /// <summary>Builds the repacked copies of the product matrices that have a layout on this CPU and reads the
     /// others into memory, the matrices in parallel (0.3-0.6 s more load time for the 0.5-1B models on two
-    /// cores, mostly first reads of the file); on failure, frees what was built. The mapped pages a block-quantized
-    /// matrix is repacked from are dropped once its copy is built (its prompts read the copy too:
-    /// WeightMatrix.PromptsReadRepacked), so the copy is not resident twice; F16's stay (its prompts read them),
-    /// and a matrix read into memory leaves its own alone.</summary>
+    /// cores, mostly first reads of the file); on failure, frees what was built. The mapped pages a matrix is
+    /// repacked from are dropped once its copy is built (its prompts read the copy too:
+    /// WeightMatrix.PromptsReadRepacked), so the copy is not resident twice; a matrix read into memory leaves its
+    /// own alone.</summary>
     void Repack(IModelSource source)
     {
         var copies = Products().Select(m => (m, bytes: m.CanRepack ? DecodeRepack.Size(m.Type, m.Rows, m.Cols) : m.RowBytes * m.Rows)).ToList();
-        // still read through the map: repacked F16 matrices (by prompts) and an untied embedding (by lookups); a
-        // matrix read into memory never maps its pages, a block-quantized one drops them once repacked
+        // still read through the map: an untied embedding (by lookups) and any repacked matrix prompts could not
+        // read back; a matrix read into memory never maps its pages, a repacked one drops them
         long mapped = Matrices().Sum(m => m.RowBytes * m.Rows)
             - copies.Where(c => !c.m.CanRepack || DecodeRepack.CanUnpack(c.m.Type)).Sum(c => c.m.RowBytes * c.m.Rows);
         if (!FitsInMemory(mapped, copies.Sum(c => c.bytes), GC.GetGCMemoryInfo().TotalAvailableMemoryBytes))

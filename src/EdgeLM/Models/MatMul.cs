@@ -3,7 +3,7 @@
 // weight row is read once for all T activation rows, so prompt processing streams the weights
 // once per micro-batch rather than once per token (QuantKernels.MatMulRows). A decode product (T = 1)
 // over a repacked matrix (WeightMatrix.Repacked) is split by its sixteen-row groups instead, so no
-// group is shared by two threads; a prompt over a repacked block-quantized matrix reads its rows back
+// group is shared by two threads; a prompt over a repacked matrix reads its rows back
 // from the copy (WeightMatrix.PromptsReadRepacked). Products of one input (q, k, v; gate, up) can go to
 // the pool as one job: a decode token then waits for the pool once instead of three times.
 using EdgeLM.Kernels;

@@ -104,9 +104,9 @@ internal static unsafe class DecodeRepack
         return true;
     }
 
-    /// <summary>Whether <see cref="UnpackRows"/> can give this type's rows back (every block-quantized layout;
-    /// not F16's, whose prompts still read the mapped rows).</summary>
-    public static bool CanUnpack(GgmlType type) => type is GgmlType.Q4_0 or GgmlType.Q5_0 or GgmlType.Q8_0 or GgmlType.Q4_K or GgmlType.Q6_K;
+    /// <summary>Whether <see cref="UnpackRows"/> can give this type's rows back (every layout here).</summary>
+    public static bool CanUnpack(GgmlType type) => type is GgmlType.Q4_0 or GgmlType.Q5_0 or GgmlType.Q8_0 or GgmlType.Q4_K or GgmlType.Q6_K
+        or GgmlType.F16;
 
     /// <summary>Rows [start, end) of a rows x cols matrix in this type's layout back in the file's layout, row r at
     /// dst + (r - start) * GgmlTypes.RowBytes(type, cols): Pack's inverse, byte for byte, so a prompt product over
@@ -117,9 +117,9 @@ internal static unsafe class DecodeRepack
         if (start % GroupRows != 0 || start < 0 || end > rows || start > end)
             throw new ArgumentOutOfRangeException(nameof(start), $"rows [{start}, {end}) of {rows}: start must be a multiple of {GroupRows}");
         long rb = GgmlTypes.RowBytes(type, cols);
-        for (int c0 = 0; c0 < cols; c0 += PanelCols)
+        for (int c0 = 0, step = PanelStep(type, cols); c0 < cols; c0 += step)
         {
-            int width = Math.Min(PanelCols, cols - c0), nb = width / GgmlTypes.Info(type).BlockSize;
+            int width = Math.Min(step, cols - c0), nb = width / GgmlTypes.Info(type).BlockSize;
             long groupBytes = PanelSize(type, GroupRows, width);
             for (int r = start; r < end; r += GroupRows)
             {
@@ -131,6 +131,7 @@ internal static unsafe class DecodeRepack
                     case GgmlType.Q5_0: Q5_0Repack.Unpack(group, nb, count, to, rb); break;
                     case GgmlType.Q8_0: Q8_0Repack.Unpack(group, nb, count, to, rb); break;
                     case GgmlType.Q4_K: Q4_KRepack.Unpack(group, nb, count, to, rb); break;
+                    case GgmlType.F16: F16Repack.Unpack(group, nb, count, to, rb); break;
                     default: Q6_KRepack.Unpack(group, nb, count, to, rb); break;
                 }
             }

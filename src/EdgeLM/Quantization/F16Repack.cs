@@ -2,13 +2,14 @@
 // against ONE F16 activation row) over them at 512 bits: the rows-in-lanes idea of Q4_0Repack (read its
 // header) for half-precision weights.
 //
-// Why (and only for long rows): the row-by-row kernel (F16Rows) widens the activation once per product into floats (value · 2^112,
-// 4 bytes an element) and walks it once per row. For rows longer than ~4,000 elements (FFN-down: 4,864 in
-// Qwen2.5-0.5B, 8,192 in Llama-3.2-1B) that activation and the row streaming through the 32 KB L1 no longer
-// fit together, and each row reads the activation from L2 again: measured at half the speed of short rows
-// from DRAM (14 against 27 GB/s). Here a group reads each activation element once for sixteen rows (one
-// broadcast), the weights stay one sequential stream (two rows or column blocks read at once measured 3-4x
-// slower from DRAM on this machine), and no row needs a horizontal sum.
+// Why: the row-by-row kernel (F16Rows) widens the activation once per product into floats (value · 2^112,
+// 4 bytes an element), walks it once per row and ends each row with a horizontal sum and a check for
+// infinities. Here a group reads each activation element once for sixteen rows (one broadcast), the weights
+// stay one sequential stream (two rows or column blocks read at once measured 3-4x slower from DRAM on this
+// machine), no row needs a horizontal sum and the check is done once, at load. Measured (KernelBench, one
+// thread, huge pages): in cache 1.4-1.6x F16Rows at rows of 896 and 2,048; from memory 0.98-1.00 of a plain
+// read against F16Rows' 0.92-0.95; rows of 8,192, whose float activation and the row streaming past it no
+// longer fit the 32 KB L1 together, read at half the speed of short rows through F16Rows.
 //
 // Layout (per group of 16 rows, the last group padded by repeating the last row; groups one after the
 // other, each n * 32 bytes, 64-byte aligned): per pair of elements (j, j + 1), 64 bytes = 32 halves, half
@@ -21,7 +22,7 @@
 // (acc0 + acc1) + (acc2 + acc3). Not F16Rows' order (its sixteen lanes per accumulator and horizontal sums):
 // the two agree within float reassociation. A matrix with an infinite or NaN weight is not repacked (the
 // widening would read it as a finite number); an activation's infinities and NaNs are widened as F16Rows
-// does. Needs AVX-512 F + BW and n a multiple of 4 above ShortRow; other matrices and CPUs keep F16Rows.
+// does. Needs AVX-512 F + BW and n a multiple of 4; other matrices and CPUs keep F16Rows.
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using System.Runtime.Intrinsics;
@@ -38,13 +39,8 @@ internal static unsafe class F16Repack
 
     public static bool Supported => Avx512BW.IsSupported;
 
-    /// <summary>Rows up to this long keep F16Rows: their float activation (4 bytes an element) and the row
-    /// streaming past it (2 bytes) fit the 32 KB L1 together, and from DRAM, where a decode reads every
-    /// weight, the layout measured no faster on them while costing a private copy of the matrix.</summary>
-    public const int ShortRow = 4096;
-
-    /// <summary>Whether a row length gets this layout: rows longer than <see cref="ShortRow"/>, whole steps of four.</summary>
-    public static bool Fits(int n) => n % 4 == 0 && n > ShortRow;
+    /// <summary>Whether a row length gets this layout: whole steps of four.</summary>
+    public static bool Fits(int n) => n > 0 && n % 4 == 0;
 
     public static long Size(int rows, int n) => (long)DecodeRepack.Groups(rows) * n * GroupRows * 2;
 
@@ -66,6 +62,49 @@ internal static unsafe class F16Repack
                 }
             }
         return true;
+    }
+
+    /// <summary>The first <paramref name="count"/> rows of one group (n halves each) back in the file's layout,
+    /// row r at dst + r * rb: Pack's inverse, half for half (DecodeRepack.UnpackRows: prompts read rows). Per four
+    /// pairs of elements, a row's 128-bit lane of each of four 64-byte steps holds rows 4L..4L+3 (element j, then
+    /// element j + 1): a shuffle puts each row's two halves side by side, a 4 x 4 transpose of those dwords gives
+    /// each row eight consecutive elements.</summary>
+    public static void Unpack(byte* group, int n, int count, byte* dst, long rb)
+    {
+        var pairs = Vector128.Create((byte)0, 1, 8, 9, 2, 3, 10, 11, 4, 5, 12, 13, 6, 7, 14, 15);
+        int j = 0;
+        for (; j + 8 <= n; j += 8)
+        {
+            byte* step = group + (long)j * 32; // four steps of 64 bytes: element pairs j/2 .. j/2 + 3
+            for (int lane = 0; lane < 4 && 4 * lane < count; lane++)
+            {
+                byte* q = step + 16 * lane;
+                var a = Vector128.Shuffle(Vector128.Load(q), pairs).AsUInt32();
+                var b = Vector128.Shuffle(Vector128.Load(q + 64), pairs).AsUInt32();
+                var c = Vector128.Shuffle(Vector128.Load(q + 128), pairs).AsUInt32();
+                var d = Vector128.Shuffle(Vector128.Load(q + 192), pairs).AsUInt32();
+                var ab0 = Sse2.UnpackLow(a, b).AsUInt64(); // rows k=0,1: pair of a, pair of b
+                var cd0 = Sse2.UnpackLow(c, d).AsUInt64();
+                var ab1 = Sse2.UnpackHigh(a, b).AsUInt64(); // rows k=2,3
+                var cd1 = Sse2.UnpackHigh(c, d).AsUInt64();
+                byte* row = dst + 4 * lane * rb + 2L * j;
+                int left = count - 4 * lane;
+                Vector128.Store(Sse2.UnpackLow(ab0, cd0), (ulong*)row);
+                if (left > 1) Vector128.Store(Sse2.UnpackHigh(ab0, cd0), (ulong*)(row + rb));
+                if (left > 2) Vector128.Store(Sse2.UnpackLow(ab1, cd1), (ulong*)(row + 2 * rb));
+                if (left > 3) Vector128.Store(Sse2.UnpackHigh(ab1, cd1), (ulong*)(row + 3 * rb));
+            }
+        }
+        for (; j < n; j += 2)
+        {
+            ushort* u = (ushort*)group + (long)j * GroupRows;
+            for (int r = 0; r < count; r++)
+            {
+                ushort* to = (ushort*)(dst + r * rb) + j;
+                to[0] = u[8 * (r / 4) + r % 4];
+                to[1] = u[8 * (r / 4) + r % 4 + 4];
+            }
+        }
     }
 
     /// <summary>y[r - start] = dot(W[r], a) for r in [start, end), W packed by <see cref="Pack"/> from a matrix

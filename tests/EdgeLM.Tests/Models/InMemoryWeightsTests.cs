@@ -15,8 +15,8 @@ public unsafe class InMemoryWeightsTests
     static readonly int[] Prompt = [RandomModel.Bos, 300, 265, 270, 310, 259, 299, 280];
 
     [Theory]
-    [InlineData(GgmlType.F16, true)]
-    [InlineData(GgmlType.F16, false)]
+    [InlineData(GgmlType.BF16, true)]
+    [InlineData(GgmlType.BF16, false)]
     [InlineData(GgmlType.F32, true)]
     [InlineData(GgmlType.Q4_1, false)] // no repacked layout for Q4_1 on any CPU
     public void Matrices_without_a_repacked_layout_are_read_into_memory_and_give_the_same_logits(GgmlType type, bool tied)
@@ -43,7 +43,7 @@ public unsafe class InMemoryWeightsTests
     {
         using var dir = new TempDir();
         string path = dir.File("m.gguf");
-        RandomModel.Write(path, new RandomModelShape("llama", Tied: false), GgmlType.F16, seed: 4);
+        RandomModel.Write(path, new RandomModelShape("llama", Tied: false), GgmlType.BF16, seed: 4);
         CheckAgainstMapped(path, () => new MappedOnly(GgufModelSource.Open(path)));
     }
 

@@ -3,7 +3,9 @@
 // 4,864, and extreme halves (the largest finite value, subnormals, signed zeros; an activation with
 // infinities and NaN). Every output must equal F16Repack.ReferenceDot bit for bit, outputs outside the range
 // must stay untouched, the result must agree with the plain F16 dot (F16.VecDot) within float reassociation,
-// and a matrix holding an infinite or NaN weight must not be repacked.
+// the rows unpacked from the layout (what prompts read) must be the file's halves, and a matrix holding an
+// infinite or NaN weight must not be repacked.
+using System.Runtime.InteropServices;
 using EdgeLM.Quantization;
 using EdgeLM.Tensors;
 using EdgeLM.Tests.Support;
@@ -69,6 +71,7 @@ public unsafe class F16RepackTests
             Assert.True(packed != null, $"{what}: finite weights were not repacked");
             try
             {
+                RepackChecks.RoundTrip(GgmlType.F16, packed, MemoryMarshal.AsBytes(w.AsSpan()).ToArray(), n, $"F16 {what}");
                 foreach (var (r0, r1) in new[] { (0, Rows), (3, 19), (15, 17), (16, 48), (31, 32), (50, Rows), (5, 6) })
                 {
                     var y = new float[Rows + 2];
