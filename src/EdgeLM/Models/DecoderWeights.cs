@@ -98,10 +98,9 @@ public sealed unsafe class DecoderWeights
     void Repack(IModelSource source)
     {
         var copies = Products().Select(m => (m, bytes: m.CanRepack ? DecodeRepack.Size(m.Type, m.Rows, m.Cols) : m.RowBytes * m.Rows)).ToList();
-        // still read through the map: an untied embedding (by lookups) and any repacked matrix prompts could not
-        // read back; a matrix read into memory never maps its pages, a repacked one drops them
-        long mapped = Matrices().Sum(m => m.RowBytes * m.Rows)
-            - copies.Where(c => !c.m.CanRepack || DecodeRepack.CanUnpack(c.m.Type)).Sum(c => c.m.RowBytes * c.m.Rows);
+        // still read through the map: an untied embedding (by lookups); a matrix read into memory never maps its
+        // pages, a repacked one drops them
+        long mapped = Matrices().Sum(m => m.RowBytes * m.Rows) - copies.Sum(c => c.m.RowBytes * c.m.Rows);
         if (!FitsInMemory(mapped, copies.Sum(c => c.bytes), GC.GetGCMemoryInfo().TotalAvailableMemoryBytes))
         {
             RepackSkipped = true;

@@ -41,10 +41,9 @@ public sealed unsafe class WeightMatrix
     public long RepackedBytes => IsRepacked ? DecodeRepack.Size(Type, Rows, Cols) : 0;
 
     /// <summary>Whether prompt products (several activations) read the rows back from the repacked copy
-    /// (DecodeRepack.UnpackRows, a few row tiles at a time) instead of Data: every repacked matrix whose layout
-    /// can be unpacked (all of them today), so the copy is the only resident one (the mapped pages are dropped
-    /// after repacking).</summary>
-    public bool PromptsReadRepacked => IsRepacked && DecodeRepack.CanUnpack(Type);
+    /// (DecodeRepack.UnpackRows, a few row tiles at a time) instead of Data: every repacked matrix (each layout
+    /// unpacks), so the copy is the only resident one (the mapped pages are dropped after repacking).</summary>
+    public bool PromptsReadRepacked => IsRepacked;
 
     /// <summary>Whether <see cref="Repack"/> would build a repacked copy on this CPU.</summary>
     public bool CanRepack => DecodeRepack.CanRepack(Type, Cols);

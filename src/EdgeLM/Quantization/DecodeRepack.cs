@@ -104,16 +104,11 @@ internal static unsafe class DecodeRepack
         return true;
     }
 
-    /// <summary>Whether <see cref="UnpackRows"/> can give this type's rows back (every layout here).</summary>
-    public static bool CanUnpack(GgmlType type) => type is GgmlType.Q4_0 or GgmlType.Q5_0 or GgmlType.Q8_0 or GgmlType.Q4_K or GgmlType.Q6_K
-        or GgmlType.F16;
-
     /// <summary>Rows [start, end) of a rows x cols matrix in this type's layout back in the file's layout, row r at
     /// dst + (r - start) * GgmlTypes.RowBytes(type, cols): Pack's inverse, byte for byte, so a prompt product over
     /// them gives what it gives over the file's rows. start is a multiple of <see cref="GroupRows"/>.</summary>
     public static void UnpackRows(GgmlType type, byte* packed, int rows, int cols, int start, int end, byte* dst)
     {
-        if (!CanUnpack(type)) throw Unsupported(type);
         if (start % GroupRows != 0 || start < 0 || end > rows || start > end)
             throw new ArgumentOutOfRangeException(nameof(start), $"rows [{start}, {end}) of {rows}: start must be a multiple of {GroupRows}");
         long rb = GgmlTypes.RowBytes(type, cols);
@@ -132,7 +127,8 @@ internal static unsafe class DecodeRepack
                     case GgmlType.Q8_0: Q8_0Repack.Unpack(group, nb, count, to, rb); break;
                     case GgmlType.Q4_K: Q4_KRepack.Unpack(group, nb, count, to, rb); break;
                     case GgmlType.F16: F16Repack.Unpack(group, nb, count, to, rb); break;
-                    default: Q6_KRepack.Unpack(group, nb, count, to, rb); break;
+                    case GgmlType.Q6_K: Q6_KRepack.Unpack(group, nb, count, to, rb); break;
+                    default: throw Unsupported(type);
                 }
             }
             packed += PanelSize(type, rows, width);
