@@ -3,11 +3,14 @@
 // in llama.cpp (vec_dot row by row) and as a plain streaming read of the same bytes?
 // Usage: dotnet run -c Release --project bench/EdgeLM.KernelBench -- [--runs N] [--types Q4_K,Q8_0]
 //        [--shapes 4864x896,2048x2048] [--min-ms M] [--acts T] [--gemm T] [--stat median|min] [--repacked true]
-//        [--huge-pages true]
+//        [--huge-pages true] [--threads N]
 // With --huge-pages true, the weights (and their repacked copy) sit in a WeightArena, as a loaded model's
 // copies do: 2 MiB-aligned and advised for transparent huge pages on Linux (the plain read too).
 // With --repacked true, "ours" is the decode product over the layout built at load (DecodeRepack) for the
 // types and row lengths that have one on this CPU, as a model loaded with repacking runs it.
+// With --threads N (decode question only) every product, ggml's and the plain read included, is split over the
+// engine's WorkerPool of N threads as a decode step splits it (whole sixteen-row groups, eight chunks for two
+// threads claimed as they come), so the figures are the matrix's rate with N cores reading at once.
 // With --acts T it asks the prompt-processing question instead (MultiBench.cs): the same
 // matrices against T activation rows at once. With --gemm T, the whole prompt-processing matrix
 // multiply (GemmBench.cs): quantize + blocked MatMulRows vs the previous tiled path vs ggml_mul_mat.
@@ -37,16 +40,17 @@ for (int i = 0; i + 1 < args.Length; i += 2)
         case "--stat": Bench.UseMin = args[i + 1] == "min"; break;
         case "--repacked": Bench.Repacked = args[i + 1] != "false"; break;
         case "--huge-pages": Bench.HugePages = args[i + 1] != "false"; break;
+        case "--threads": Bench.Pool = int.Parse(args[i + 1]) is > 1 and var n ? new EdgeLM.Kernels.WorkerPool(n) : null; break;
         case "--types": types = args[i + 1].Split(',').Select(Enum.Parse<GgmlType>).ToArray(); break;
         case "--shapes":
             shapes = args[i + 1].Split(',').Select(s => s.Split('x')).Select(p => (int.Parse(p[0]), int.Parse(p[1]))).ToArray();
             break;
-        default: throw new ArgumentException($"unknown option {args[i]}; known: --runs --min-ms --types --shapes --acts --gemm --stat --repacked --huge-pages");
+        default: throw new ArgumentException($"unknown option {args[i]}; known: --runs --min-ms --types --shapes --acts --gemm --stat --repacked --huge-pages --threads");
     }
 }
 
 bool ggml = GgmlDots.Available;
-Console.WriteLine($"SIMD: {Vector512.IsHardwareAccelerated}/512, runs {runs}, >= {minMs} ms per sample, ggml {(ggml ? "avx512 build" : "not available")}");
+Console.WriteLine($"SIMD: {Vector512.IsHardwareAccelerated}/512, threads {Bench.Pool?.ThreadCount ?? 1}, runs {runs}, >= {minMs} ms per sample, ggml {(ggml ? "avx512 build" : "not available")}");
 if (gemm > 0)
 {
     GemmBench.Header();
@@ -111,25 +115,28 @@ internal static unsafe class Bench
             {
                 byte* ap = a;
                 float* ygp = yg, yop = yo;
-                Action oursRun = packed != null
-                    ? () => DecodeRepack.Rows(type, packed, rows, cols, 0, rows, ap, yop)
-                    : () => QuantKernels.VecDotRows(type, w, rb, 0, rows, act, yOurs, cols);
+                Action<int, int> oursRows = packed != null
+                    ? (r0, r1) => DecodeRepack.Rows(type, packed, rows, cols, r0, r1, ap, yop + r0)
+                    : (r0, r1) => QuantKernels.VecDotRows(type, w, rb, r0, r1, new ReadOnlySpan<byte>(ap, act.Length), new Span<float>(yop + r0, r1 - r0), cols);
+                Action oursRun = () => Split(rows, oursRows);
+                Action peerRun = () => Split(rows, (r0, r1) => GgmlDots.Rows(type, w + r0 * rb, rb, r1 - r0, ap, ygp + r0, cols));
+                Action readRun = () => Split(rows, (r0, r1) => StreamRead(w + r0 * rb, (r1 - r0) * rb));
                 // Warm up (tiered JIT reaches its optimized code after some calls), then repetitions
                 // per sample so a sample lasts at least minMs (timer resolution, noise).
                 var warm = Stopwatch.StartNew();
                 while (warm.ElapsedMilliseconds < 300)
                 {
                     oursRun();
-                    StreamRead(w, bytes);
+                    readRun();
                 }
-                if (ggml) GgmlDots.Rows(type, w, rb, rows, ap, ygp, cols);
+                if (ggml) peerRun();
                 double once = Time(oursRun, 1);
                 int reps = Math.Max(1, (int)Math.Ceiling(minMs / Math.Max(once, 1e-3)));
                 for (int r = 0; r < runs; r++)
                 {
                     ours.Add(Time(oursRun, reps));
-                    if (ggml) peer.Add(Time(() => GgmlDots.Rows(type, w, rb, rows, ap, ygp, cols), reps));
-                    read.Add(Time(() => StreamRead(w, bytes), reps));
+                    if (ggml) peer.Add(Time(peerRun, reps));
+                    read.Add(Time(readRun, reps));
                 }
             }
             double elements = (double)rows * cols;
@@ -144,6 +151,27 @@ internal static unsafe class Bench
                 if (packed != null) DecodeRepack.Free(packed);
             }
         }
+    }
+
+    /// <summary>--threads N: the pool every product is split over (null: one thread).</summary>
+    internal static EdgeLM.Kernels.WorkerPool? Pool;
+
+    /// <summary>rows [r0, r1) in whole sixteen-row groups over the pool, as MatMul splits a decode product (at most
+    /// eight chunks per two threads, claimed as they come); the whole range on this thread without a pool.</summary>
+    static void Split(int rows, Action<int, int> f)
+    {
+        if (Pool == null)
+        {
+            f(0, rows);
+            return;
+        }
+        int groups = DecodeRepack.Groups(rows);
+        Pool.For(groups, 1, new Job(rows, f));
+    }
+
+    sealed class Job(int rows, Action<int, int> f) : EdgeLM.Kernels.IParallelJob
+    {
+        public void Execute(int start, int end) => f(start * DecodeRepack.GroupRows, Math.Min(rows, end * DecodeRepack.GroupRows));
     }
 
     /// <summary>--repacked: time the decode product over DecodeRepack's layout where the type has one.</summary>
