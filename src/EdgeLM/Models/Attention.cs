@@ -40,6 +40,7 @@ public sealed unsafe class Attention : IParallelJob
     int _T;
     int _blockTokens;
     bool _blocked;
+    bool _finite;
 
     /// <summary>F32 / F16 caches in token blocks (the default); false keeps the per-token kernels, for comparison.</summary>
     public bool Blocks { get; init; } = true;
@@ -59,6 +60,7 @@ public sealed unsafe class Attention : IParallelJob
             _valueType = s.Cache.ValueType;
             _keyRowBytes = s.Cache.RowBytes(_keyType);
             _valueRowBytes = s.Cache.RowBytes(_valueType);
+            _finite = s.Cache.AllFinite(layer);
             _pos0 = pos0;
             _heads = c.HeadCount;
             _kvHeads = c.HeadCountKv;
@@ -158,10 +160,10 @@ public sealed unsafe class Attention : IParallelJob
                 int tokens = Math.Min(Bt, _T - t0), R = tokens * G, n = _pos0 + t0 + tokens;
                 PackQueries(qb, t0, tokens, kvh, G, D, rowsPad, halfKeys);
                 void* keys = halfKeys ? (ushort*)_keys + (long)kvh * D * _contextLength : (float*)_keys + (long)kvh * D * _contextLength;
-                AttentionKernels.BlockScores(qb, R, D, keys, halfKeys, _contextLength, n, scale, sc, stride, tile);
+                AttentionKernels.BlockScores(qb, R, D, keys, halfKeys, _contextLength, n, scale, sc, stride, tile, allowSimd: true, fuse: true, _finite);
                 AttentionKernels.CausalSoftmax(sc, R, G, _pos0 + t0 + 1, stride, n);
                 void* values = halfValues ? (ushort*)_values + kvh * D : (float*)_values + kvh * D;
-                AttentionKernels.BlockWeightedSum(sc, R, stride, D, values, halfValues, _kvDim, n, ob, tile);
+                AttentionKernels.BlockWeightedSum(sc, R, stride, D, values, halfValues, _kvDim, n, ob, tile, allowSimd: true, fuse: true, _finite);
                 for (int i = 0; i < tokens; i++)
                     new ReadOnlySpan<float>(ob + i * G * D, G * D).CopyTo(new Span<float>(_out + ((long)(t0 + i) * _heads + kvh * G) * D, G * D));
             }

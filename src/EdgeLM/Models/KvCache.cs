@@ -16,6 +16,7 @@ public sealed unsafe class KvCache : IDisposable
 {
     readonly byte*[] _keys;
     readonly byte*[] _values;
+    readonly bool[] _special;
 
     public KvCache(int layers, int contextLength, int kvDim, int headDim, GgmlType keyType = GgmlType.F16, GgmlType valueType = GgmlType.F16)
     {
@@ -29,6 +30,7 @@ public sealed unsafe class KvCache : IDisposable
         ValueType = valueType;
         _keys = new byte*[layers];
         _values = new byte*[layers];
+        _special = new bool[layers];
         for (int l = 0; l < layers; l++)
         {
             _keys[l] = (byte*)NativeMemory.AlignedAlloc((nuint)LayerBytes(keyType), 64);
@@ -66,6 +68,11 @@ public sealed unsafe class KvCache : IDisposable
     /// <summary>Values of a layer: (ContextLength, KvDim) in ValueType.</summary>
     public byte* Values(int layer) => _values[layer];
 
+    /// <summary>False once an F16 key or value written into this layer has been an infinity or NaN (it stays false:
+    /// the attention kernels then widen this layer's F16 with the conversion that handles them; while true they
+    /// may use the shorter one that is exact for finite values only).</summary>
+    public bool AllFinite(int layer) => !_special[layer];
+
     /// <summary>Writes the keys and values (T, KvDim each) of positions pos0 .. pos0+T-1 into a layer.</summary>
     public void Store(int layer, int pos0, int T, ReadOnlySpan<float> k, ReadOnlySpan<float> v)
     {
@@ -82,16 +89,24 @@ public sealed unsafe class KvCache : IDisposable
                 break;
             case GgmlType.F16:
                 for (int t = 0; t < T; t++)
-                    for (int i = 0; i < kv; i++) ((ushort*)keys)[i * ctx + pos0 + t] = QuantMath.FloatToHalf(k[t * kv + i]);
+                    for (int i = 0; i < kv; i++) ((ushort*)keys)[i * ctx + pos0 + t] = Half(k[t * kv + i], layer);
                 break;
             default:
-                StoreRows(keys, KeyType, pos0, T, k);
+                StoreRows(keys, KeyType, pos0, T, k, layer);
                 break;
         }
-        StoreRows(_values[layer], ValueType, pos0, T, v);
+        StoreRows(_values[layer], ValueType, pos0, T, v, layer);
     }
 
-    void StoreRows(byte* dst, GgmlType type, int pos0, int T, ReadOnlySpan<float> src)
+    /// <summary>x as F16, noting a layer that comes to hold an infinity or NaN (exponent all ones).</summary>
+    ushort Half(float x, int layer)
+    {
+        ushort h = QuantMath.FloatToHalf(x);
+        if ((h & 0x7C00) == 0x7C00) _special[layer] = true;
+        return h;
+    }
+
+    void StoreRows(byte* dst, GgmlType type, int pos0, int T, ReadOnlySpan<float> src, int layer)
     {
         int kv = KvDim;
         long rowBytes = RowBytes(type);
@@ -103,7 +118,7 @@ public sealed unsafe class KvCache : IDisposable
             {
                 case GgmlType.F32: row.CopyTo(new Span<float>(d, kv)); break;
                 case GgmlType.F16:
-                    for (int i = 0; i < kv; i++) ((ushort*)d)[i] = QuantMath.FloatToHalf(row[i]);
+                    for (int i = 0; i < kv; i++) ((ushort*)d)[i] = Half(row[i], layer);
                     break;
                 default: QuantKernels.Quantize(type, row, new Span<byte>(d, (int)rowBytes)); break;
             }

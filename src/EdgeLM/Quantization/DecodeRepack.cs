@@ -196,16 +196,10 @@ internal static unsafe class DecodeRepack
         return (Vector256.GreaterThanOrEqual(lane, Vector256.Create(start)) & Vector256.LessThan(lane, Vector256.Create(end))).AsSingle();
     }
 
-    /// <summary>Sixteen finite fp16 scales as floats, exactly: sign-extended to 32 bits, the 15 magnitude
-    /// bits shifted into a float's exponent and mantissa and the three copies of the sign above them masked
-    /// off (a float 2^-112 times the value, normal or not), then scaled by 2^112 (exact). Cheaper than
-    /// QuantMath's general widening because a matrix with an infinite or NaN scale is never repacked.</summary>
+    /// <summary>Sixteen finite fp16 scales as floats, exactly (QuantMath.FiniteHalfToFloat: cheaper than the general
+    /// widening because a matrix with an infinite or NaN scale is never repacked).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static Vector512<float> Scales(byte* s)
-    {
-        var bits = Avx512F.ConvertToVector512Int32(Vector256.Load((short*)s)) << 13;
-        return (bits & Vector512.Create(unchecked((int)0x8FFFFFFF))).AsSingle() * Vector512.Create(5.192297e33f); // 2^112
-    }
+    public static Vector512<float> Scales(byte* s) => QuantMath.FiniteHalfToFloat((ushort*)s);
 
     /// <summary>Eight finite fp16 scales as floats, exactly (see Scales).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]

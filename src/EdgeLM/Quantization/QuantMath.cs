@@ -3,6 +3,7 @@
 // Spec: ggml-impl.h (GGML_FP32_TO_FP16, GGML_FP32_TO_BF16), ggml-quants.c (nearest_int).
 using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
 
 namespace EdgeLM.Quantization;
 
@@ -66,6 +67,17 @@ internal static class QuantMath
         var special = Vector256.GreaterThanOrEqual(mag, Vector256.Create(0x7c00u << 13)).AsSingle();
         f |= special & Vector256.Create(0x7f800000u).AsSingle();
         return f | ((h & Vector256.Create(0x8000u)) << 16).AsSingle();
+    }
+
+    /// <summary>Sixteen binary16 values at h widened exactly, provided none is an infinity or NaN (those come out as
+    /// finite values of magnitude 2^16 or more): sign-extended to 32 bits, the 15 magnitude bits shifted into a
+    /// float's exponent and mantissa and the three copies of the sign above them masked off (a float 2^-112 times
+    /// the value, normal or not), then scaled by 2^112 (exact). Four instructions against the general form's nine.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static unsafe Vector512<float> FiniteHalfToFloat(ushort* h)
+    {
+        var bits = Avx512F.ConvertToVector512Int32(Vector256.Load((short*)h)) << 13;
+        return (bits & Vector512.Create(unchecked((int)0x8FFFFFFF))).AsSingle() * Vector512.Create(5.192297e33f); // 2^112
     }
 
     /// <summary>Sixteen binary16 values widened at once, as the Vector128 form.</summary>

@@ -119,6 +119,67 @@ public unsafe class BlockedAttentionTests
         AssertClose(expected, block, half ? HalfProbabilityStep : F32SumTolerance, "block vs double precision");
     }
 
+    public static TheoryData<int, int, int, bool> FusedCases()
+    {
+        var data = new TheoryData<int, int, int, bool>();
+        foreach (bool finite in new[] { false, true })
+        {
+            data.Add(4, 64, 37, finite);   // Llama-3.2-1B's decode block: two whole key tiles, a last one of 5
+            data.Add(7, 64, 144, finite);  // Qwen2.5-0.5B's: two row tiles, the second of three rows; whole tiles only
+            data.Add(8, 128, 33, finite);  // the largest fused block, head size 128
+            data.Add(1, 80, 16, finite);   // one row; head size 64 + 16: a four-vector and a one-vector pass
+            data.Add(3, 48, 70, finite);   // head size 48: one-vector passes only
+            data.Add(9, 64, 40, finite);   // above FusedRows: both calls take the tile path
+        }
+        return data;
+    }
+
+    /// <summary>finite: the cache holds no infinity or NaN, so the fused kernels may widen with the finite-only
+    /// conversion (subnormals and signed zeros included here); otherwise an infinite key and a NaN value.</summary>
+    [Theory]
+    [MemberData(nameof(FusedCases))]
+    public void Widening_F16_in_registers_gives_the_tile_paths_scores_and_sums_to_the_bit(int R, int D, int n, bool finite)
+    {
+        if (!System.Runtime.Intrinsics.Vector512.IsHardwareAccelerated) return; // the fused path is the 512-bit one
+        var r = new Random(R * 1000 + D * 10 + n);
+        int ctx = n + 21, kvDim = 2 * D, rowsPad = (R + AttentionKernels.RowTile - 1) / AttentionKernels.RowTile * AttentionKernels.RowTile;
+        int stride = (n + AttentionKernels.PositionTile - 1) / AttentionKernels.PositionTile * AttentionKernels.PositionTile;
+        var q = Rand(r, rowsPad * D);
+        Array.Clear(q, R * D, (rowsPad - R) * D);
+        var keys = ToHalf(Rand(r, kvDim * ctx));
+        var values = ToHalf(Rand(r, ctx * kvDim));
+        if (finite)
+        {
+            (keys[D * ctx + 3], keys[D * ctx + 4], keys[(D + 1) * ctx + 5]) = (0x0001, 0x8000, 0x83FF); // subnormals, -0
+            (values[5 * kvDim + D + 2], values[6 * kvDim + D + 3]) = (0x8001, 0x7BFF); // a negative subnormal, 65504
+        }
+        else
+        {
+            keys[D * ctx + 3] = BitConverter.HalfToUInt16Bits(Half.PositiveInfinity); // a special value widens exactly too
+            values[5 * kvDim + D + 2] = BitConverter.HalfToUInt16Bits(Half.NaN);
+        }
+        var (sTile, sFused) = (new float[rowsPad * stride], new float[rowsPad * stride]);
+        var (oTile, oFused) = (new float[R * D], new float[R * D]);
+        var tile = new float[AttentionKernels.PositionTile * D];
+        fixed (float* pq = q, pst = sTile, psf = sFused, pot = oTile, pof = oFused, pt = tile)
+        fixed (ushort* pk = keys, pv = values)
+        {
+            AttentionKernels.RoundToHalf(pq, R * D);
+            ushort* k = pk + D * ctx, v = pv + D; // the second KV head
+            AttentionKernels.BlockScores(pq, R, D, k, true, ctx, n, 0.125f, pst, stride, pt, allowSimd: true, fuse: false, finite: false);
+            AttentionKernels.BlockScores(pq, R, D, k, true, ctx, n, 0.125f, psf, stride, pt, allowSimd: true, fuse: true, finite);
+            for (int row = 0; row < R; row++)
+                Assert.Equal(sTile.AsSpan(row * stride, n).ToArray(), sFused.AsSpan(row * stride, n).ToArray());
+            // Probabilities of their own (the scores above hold the infinity's NaNs after a softmax).
+            for (int i = 0; i < sTile.Length; i++) sTile[i] = sFused[i] = r.NextSingle();
+            AttentionKernels.BlockWeightedSum(pst, R, stride, D, v, true, kvDim, n, pot, pt, allowSimd: true, fuse: false, finite: false);
+            AttentionKernels.BlockWeightedSum(psf, R, stride, D, v, true, kvDim, n, pof, pt, allowSimd: true, fuse: true, finite);
+        }
+        Assert.Equal(oTile, oFused);
+        for (int row = 0; row < R; row++)
+            for (int i = 0; i < D; i++) Assert.Equal(!finite && i == 2, float.IsNaN(oFused[row * D + i])); // the NaN value reaches its column only
+    }
+
     static double Round(float x, bool half) => half ? (double)(Half)x : x;
 
     static float[] Rand(Random r, int len)
