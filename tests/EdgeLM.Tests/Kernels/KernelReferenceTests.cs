@@ -63,6 +63,41 @@ public class KernelReferenceTests
     }
 
     [Fact]
+    public void SwiGlu_gives_the_same_bits_at_every_vector_width_and_stays_within_4_ulps_of_double_precision()
+    {
+        // Wide gates (the exp's whole range and past it), every length's remainders, and the special values.
+        var g = Random(1031, 77, 120).Concat([0f, -0f, 1e-30f, -1e-30f, 87.33f, -87.34f, 88f, -88f, 88.1f, -88.1f, 89f, -89f, 150f,
+            -150f, float.MaxValue, float.MinValue, float.PositiveInfinity, float.NegativeInfinity, float.NaN, float.Epsilon]).ToArray();
+        var u = Random(g.Length, 78, 3);
+        var scalar = new float[g.Length];
+        Activations.SwiGlu(scalar, g, u, Activations.SimdWidth.Scalar);
+        foreach (var width in new[] { Activations.SimdWidth.V128, Activations.SimdWidth.V256, Activations.SimdWidth.V512 })
+            for (int n = 0; n <= 40; n++) // every remainder, then the whole array
+                foreach (int len in new[] { n, g.Length })
+                {
+                    var y = new float[len];
+                    Activations.SwiGlu(y, g.AsSpan(0, len), u.AsSpan(0, len), width);
+                    Assert.Equal(scalar[..len], y);
+                }
+        for (int i = 0; i < g.Length; i++)
+        {
+            double x = g[i], expected = x / (1 + Math.Exp(-x)) * u[i];
+            if (double.IsNaN(expected))
+            {
+                Assert.True(float.IsNaN(scalar[i]), $"g={g[i]}: expected NaN, got {scalar[i]}");
+                continue;
+            }
+            if (Math.Abs(expected) < 1e-35) // g below -88: the exact value underflows to ~0
+            {
+                Assert.True(Math.Abs(scalar[i]) < 1e-35, $"g={g[i]}: expected ~0, got {scalar[i]}");
+                continue;
+            }
+            double ulps = Math.Abs(scalar[i] - expected) / (Math.Abs(expected) * Math.Pow(2, -23));
+            Assert.True(ulps <= 4 || float.IsInfinity(scalar[i]) && double.IsInfinity((float)expected), $"g={g[i]} u={u[i]}: {scalar[i]} vs {expected} ({ulps:F1} ulps)");
+        }
+    }
+
+    [Fact]
     public void Softmax_sums_to_one_and_keeps_order()
     {
         for (int n = 1; n <= 257; n++)
