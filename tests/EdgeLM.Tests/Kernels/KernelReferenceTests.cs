@@ -98,6 +98,36 @@ public class KernelReferenceTests
     }
 
     [Fact]
+    public void Exp_gives_the_same_bits_at_every_vector_width_and_stays_within_3_ulps_of_double_precision()
+    {
+        var x = Random(1031, 79, 100).Concat([0f, -0f, 1f, -1f, 1e-30f, -87.3f, -87.4f, -100f, -104f, 87.9f, 88f, 88.1f, 89f,
+            float.MaxValue, float.MinValue, float.PositiveInfinity, float.NegativeInfinity, float.NaN, float.Epsilon]).ToArray();
+        var scalar = (float[])x.Clone();
+        Activations.Exp(scalar, Activations.SimdWidth.Scalar);
+        foreach (var width in new[] { Activations.SimdWidth.V128, Activations.SimdWidth.V256, Activations.SimdWidth.V512 })
+            for (int n = 0; n <= 40; n++)
+                foreach (int len in new[] { n, x.Length })
+                {
+                    var y = x[..len];
+                    Activations.Exp(y, width);
+                    Assert.Equal(scalar[..len], y);
+                }
+        for (int i = 0; i < x.Length; i++)
+        {
+            double expected = Math.Exp(x[i]);
+            if (double.IsNaN(expected)) Assert.True(float.IsNaN(scalar[i]));
+            else if (x[i] < -87.33654f) Assert.Equal(0f, scalar[i]); // below ln(2^-126), the smallest normal result: 0
+            else if (x[i] > 88f) Assert.Equal(float.PositiveInfinity, scalar[i]);
+            else
+            {
+                double ulps = Math.Abs(scalar[i] - expected) / (expected * Math.Pow(2, -23));
+                Assert.True(ulps <= 3, $"x={x[i]}: {scalar[i]} vs {expected} ({ulps:F2} ulps)");
+            }
+        }
+        Assert.Equal(1f, scalar[1031]); // e^0 exactly
+    }
+
+    [Fact]
     public void Softmax_sums_to_one_and_keeps_order()
     {
         for (int n = 1; n <= 257; n++)
