@@ -133,17 +133,25 @@ public static unsafe partial class AttentionKernels
     /// <summary>ScoreTile512 over a whole tile of F16 keys (keys: the tile's first position in key row 0), each key
     /// vector widened as LoadKeyTile does and used at once for the tile's rows.</summary>
     static void ScoreHalfTile512<TW>(float* q, int R, int D, ushort* keys, long keyStride, float scale, float* scores, long stride)
-        where TW : IHalfWidening
+        where TW : IHalfWidening =>
+        ScoreRows512(q, R, D, new HalfKeys<TW>(keys, keyStride), scale, scores, stride);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    static void ScoreTile512(float* q, int R, int D, float* keyTile, float scale, float* scores, long stride) =>
+        ScoreRows512(q, R, D, new TileKeys(keyTile), scale, scores, stride);
+
+    /// <summary>scores[r, 0..15] = scale · Σ_d q[r, d] · key d (sixteen positions), four rows at a time; the key vectors
+    /// from a widened tile or straight from the F16 cache (TK, compiled for each).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    static void ScoreRows512<TK>(float* q, int R, int D, TK keys, float scale, float* scores, long stride) where TK : struct, IKeyVectors
     {
         for (int r = 0; r < R; r += RowTile)
         {
             float* q0 = q + r * D;
-            ushort* src = keys;
             Vector512<float> a0 = default, a1 = default, a2 = default, a3 = default;
-            for (int d = 0; d < D; d++, src += keyStride)
+            for (int d = 0; d < D; d++)
             {
-                if (r == 0) Sse.Prefetch0(src + KeyPrefetch); // as LoadKeyTile: D interleaved streams
-                var k = TW.Widen(src);
+                var k = keys.Key(d, first: r == 0);
                 a0 = Vector512.FusedMultiplyAdd(Vector512.Create(q0[d]), k, a0);
                 a1 = Vector512.FusedMultiplyAdd(Vector512.Create(q0[D + d]), k, a1);
                 a2 = Vector512.FusedMultiplyAdd(Vector512.Create(q0[2 * D + d]), k, a2);
@@ -156,25 +164,29 @@ public static unsafe partial class AttentionKernels
         }
     }
 
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    static void ScoreTile512(float* q, int R, int D, float* keyTile, float scale, float* scores, long stride)
+    /// <summary>Where ScoreRows512 takes key vector d (sixteen positions) from.</summary>
+    interface IKeyVectors
     {
-        for (int r = 0; r < R; r += RowTile)
+        /// <summary>first: the first pass over the keys (the one that prefetches, where a source does).</summary>
+        Vector512<float> Key(int d, bool first);
+    }
+
+    /// <summary>A widened key tile (LoadKeyTile's): row d at tile + d · PositionTile.</summary>
+    readonly struct TileKeys(float* tile) : IKeyVectors
+    {
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public Vector512<float> Key(int d, bool first) => Vector512.Load(tile + d * PositionTile);
+    }
+
+    /// <summary>Sixteen positions of the transposed F16 cache, key row d at keys + d · stride, widened by TW.</summary>
+    readonly struct HalfKeys<TW>(ushort* keys, long stride) : IKeyVectors where TW : IHalfWidening
+    {
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public Vector512<float> Key(int d, bool first)
         {
-            float* q0 = q + r * D;
-            Vector512<float> a0 = default, a1 = default, a2 = default, a3 = default;
-            for (int d = 0; d < D; d++)
-            {
-                var k = Vector512.Load(keyTile + d * PositionTile);
-                a0 = Vector512.FusedMultiplyAdd(Vector512.Create(q0[d]), k, a0);
-                a1 = Vector512.FusedMultiplyAdd(Vector512.Create(q0[D + d]), k, a1);
-                a2 = Vector512.FusedMultiplyAdd(Vector512.Create(q0[2 * D + d]), k, a2);
-                a3 = Vector512.FusedMultiplyAdd(Vector512.Create(q0[3 * D + d]), k, a3);
-            }
-            (a0 * scale).Store(scores + r * stride);
-            if (r + 1 < R) (a1 * scale).Store(scores + (r + 1) * stride);
-            if (r + 2 < R) (a2 * scale).Store(scores + (r + 2) * stride);
-            if (r + 3 < R) (a3 * scale).Store(scores + (r + 3) * stride);
+            ushort* src = keys + d * stride;
+            if (first) Sse.Prefetch0(src + KeyPrefetch); // as LoadKeyTile: D interleaved streams
+            return TW.Widen(src);
         }
     }
 
