@@ -156,8 +156,8 @@ internal static unsafe class Bench
     /// <summary>--threads N: the pool every product is split over (null: one thread).</summary>
     internal static EdgeLM.Kernels.WorkerPool? Pool;
 
-    /// <summary>rows [r0, r1) in whole sixteen-row groups over the pool, as MatMul splits a decode product (at most
-    /// eight chunks per two threads, claimed as they come); the whole range on this thread without a pool.</summary>
+    /// <summary>f over row ranges [r0, r1) covering rows 0..rows: whole sixteen-row groups over the pool, as MatMul splits a
+    /// decode product (at most eight chunks per two threads, claimed as they come); one call f(0, rows) without a pool.</summary>
     static void Split(int rows, Action<int, int> f)
     {
         if (Pool == null)

@@ -58,13 +58,13 @@ public static unsafe partial class AttentionKernels
             int m = Math.Min(PositionTile, n - p0);
             if (fused && m == PositionTile)
             {
-                if (finite) ScoreHalfTile512<FiniteHalves>(q, R, D, (ushort*)keysT + p0, keyStride, scale, scores + p0, scoreStride);
-                else ScoreHalfTile512<AnyHalves>(q, R, D, (ushort*)keysT + p0, keyStride, scale, scores + p0, scoreStride);
+                if (finite) ScoreRows512(q, R, D, new HalfKeys<FiniteHalves>((ushort*)keysT + p0, keyStride), scale, scores + p0, scoreStride);
+                else ScoreRows512(q, R, D, new HalfKeys<AnyHalves>((ushort*)keysT + p0, keyStride), scale, scores + p0, scoreStride);
                 continue;
             }
             LoadKeyTile(keysT, halfKeys, keyStride, p0, m, D, keyTile, allowSimd);
             if (allowSimd && Vector512.IsHardwareAccelerated)
-                ScoreTile512(q, R, D, keyTile, scale, scores + p0, scoreStride);
+                ScoreRows512(q, R, D, new TileKeys(keyTile), scale, scores + p0, scoreStride);
             else if (allowSimd && Vector256.IsHardwareAccelerated)
             {
                 ScoreTile256(q, R, D, keyTile, scale, scores + p0, scoreStride);
@@ -122,23 +122,13 @@ public static unsafe partial class AttentionKernels
     }
 
     /// <summary>A block of at most this many query rows (a decode token's G heads: Llama's 4, Qwen2.5's 7) widens each
-    /// whole F16 key tile in registers, once per four rows, and multiplies straight from there (ScoreHalfTile512,
+    /// whole F16 key tile in registers, once per four rows, and multiplies straight from there (HalfKeys,
     /// AccumulateHalf): storing the widened tile and reading it back cost more than widening it twice. Larger
     /// blocks (prompts) widen each tile once into memory for all their row tiles. The same multiply-adds in the
     /// same order either way, so the scores and sums are equal to the bit. One thread, microseconds per layer
     /// (Llama-3.2-1B shape / Qwen2.5-0.5B) at 80, 140 and 500 cached positions: 38 / 63 / 378 -> 21 / 31 / 135 and
     /// 12 / 16 / 62 -> 8 / 11 / 35 with the finite-only widening.</summary>
     internal const int FusedRows = 2 * RowTile;
-
-    /// <summary>ScoreTile512 over a whole tile of F16 keys (keys: the tile's first position in key row 0), each key
-    /// vector widened as LoadKeyTile does and used at once for the tile's rows.</summary>
-    static void ScoreHalfTile512<TW>(float* q, int R, int D, ushort* keys, long keyStride, float scale, float* scores, long stride)
-        where TW : IHalfWidening =>
-        ScoreRows512(q, R, D, new HalfKeys<TW>(keys, keyStride), scale, scores, stride);
-
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    static void ScoreTile512(float* q, int R, int D, float* keyTile, float scale, float* scores, long stride) =>
-        ScoreRows512(q, R, D, new TileKeys(keyTile), scale, scores, stride);
 
     /// <summary>scores[r, 0..15] = scale · Σ_d q[r, d] · key d (sixteen positions), four rows at a time; the key vectors
     /// from a widened tile or straight from the F16 cache (TK, compiled for each).</summary>
@@ -178,7 +168,8 @@ public static unsafe partial class AttentionKernels
         public Vector512<float> Key(int d, bool first) => Vector512.Load(tile + d * PositionTile);
     }
 
-    /// <summary>Sixteen positions of the transposed F16 cache, key row d at keys + d · stride, widened by TW.</summary>
+    /// <summary>Sixteen positions of the transposed F16 cache (keys: the tile's first position in key row 0), key row d at
+    /// keys + d · stride, widened by TW as LoadKeyTile widens it.</summary>
     readonly struct HalfKeys<TW>(ushort* keys, long stride) : IKeyVectors where TW : IHalfWidening
     {
         [MethodImpl(MethodImplOptions.AggressiveInlining)]

@@ -89,7 +89,7 @@ public sealed unsafe class KvCache : IDisposable
                 break;
             case GgmlType.F16:
                 for (int t = 0; t < T; t++)
-                    for (int i = 0; i < kv; i++) ((ushort*)keys)[i * ctx + pos0 + t] = Half(k[t * kv + i], layer);
+                    for (int i = 0; i < kv; i++) ((ushort*)keys)[i * ctx + pos0 + t] = ToHalf(k[t * kv + i], layer);
                 break;
             default:
                 StoreRows(keys, KeyType, pos0, T, k, layer);
@@ -99,7 +99,7 @@ public sealed unsafe class KvCache : IDisposable
     }
 
     /// <summary>x as F16, noting a layer that comes to hold an infinity or NaN (exponent all ones).</summary>
-    ushort Half(float x, int layer)
+    ushort ToHalf(float x, int layer)
     {
         ushort h = QuantMath.FloatToHalf(x);
         if ((h & 0x7C00) == 0x7C00) _special[layer] = true;
@@ -118,7 +118,7 @@ public sealed unsafe class KvCache : IDisposable
             {
                 case GgmlType.F32: row.CopyTo(new Span<float>(d, kv)); break;
                 case GgmlType.F16:
-                    for (int i = 0; i < kv; i++) ((ushort*)d)[i] = Half(row[i], layer);
+                    for (int i = 0; i < kv; i++) ((ushort*)d)[i] = ToHalf(row[i], layer);
                     break;
                 default: QuantKernels.Quantize(type, row, new Span<byte>(d, (int)rowBytes)); break;
             }

@@ -1,6 +1,7 @@
 // Vector kernels against their plain scalar references over every length 0..257, so each vector
 // width's full blocks and remainders are exercised.
 using EdgeLM.Kernels;
+using EdgeLM.Quantization;
 
 namespace EdgeLM.Tests.Kernels;
 
@@ -70,8 +71,8 @@ public class KernelReferenceTests
             -150f, float.MaxValue, float.MinValue, float.PositiveInfinity, float.NegativeInfinity, float.NaN, float.Epsilon]).ToArray();
         var u = Random(g.Length, 78, 3);
         var scalar = new float[g.Length];
-        Activations.SwiGlu(scalar, g, u, Activations.SimdWidth.Scalar);
-        foreach (var width in new[] { Activations.SimdWidth.V128, Activations.SimdWidth.V256, Activations.SimdWidth.V512 })
+        Activations.SwiGlu(scalar, g, u, SimdLevel.Scalar);
+        foreach (var width in new[] { SimdLevel.Vector128, SimdLevel.Vector256, SimdLevel.Vector512 })
             for (int n = 0; n <= 40; n++) // every remainder, then the whole array
                 foreach (int len in new[] { n, g.Length })
                 {
@@ -103,8 +104,8 @@ public class KernelReferenceTests
         var x = Random(1031, 79, 100).Concat([0f, -0f, 1f, -1f, 1e-30f, -87.3f, -87.4f, -100f, -104f, 87.9f, 88f, 88.1f, 89f,
             float.MaxValue, float.MinValue, float.PositiveInfinity, float.NegativeInfinity, float.NaN, float.Epsilon]).ToArray();
         var scalar = (float[])x.Clone();
-        Activations.Exp(scalar, Activations.SimdWidth.Scalar);
-        foreach (var width in new[] { Activations.SimdWidth.V128, Activations.SimdWidth.V256, Activations.SimdWidth.V512 })
+        Activations.Exp(scalar, SimdLevel.Scalar);
+        foreach (var width in new[] { SimdLevel.Vector128, SimdLevel.Vector256, SimdLevel.Vector512 })
             for (int n = 0; n <= 40; n++)
                 foreach (int len in new[] { n, x.Length })
                 {
