@@ -47,8 +47,14 @@ public sealed class WorkerPool : IDisposable
 
     public int ThreadCount { get; }
 
-    /// <summary>Runs <paramref name="job"/> over [0, total) in chunks of at least <paramref name="grain"/> items.</summary>
-    public void For(int total, int grain, IParallelJob job)
+    /// <summary>Chunks per thread by default: several balance uneven progress (another process on a core) at
+    /// little cost, few keep the claims (one contended compare-exchange each) rare for small items.</summary>
+    public const int ChunksPerThread = 4;
+
+    /// <summary>Runs <paramref name="job"/> over [0, total) in chunks of at least <paramref name="grain"/> items,
+    /// and of at least total / (threads x <paramref name="chunksPerThread"/>): more chunks per thread for jobs
+    /// of few, long items, whose last chunk would otherwise leave a thread waiting.</summary>
+    public void For(int total, int grain, IParallelJob job, int chunksPerThread = ChunksPerThread)
     {
         if (total <= 0) return;
         grain = Math.Max(1, grain);
@@ -57,9 +63,8 @@ public sealed class WorkerPool : IDisposable
             job.Execute(0, total);
             return;
         }
-        // Several chunks per thread balance uneven progress (another process on a core) at little cost.
-        // Rounded down: 28 items in chunks of ceil(28 / 8) = 4 make 7 chunks, which two threads split 4 : 3.
-        grain = Math.Max(grain, total / (ThreadCount * 4));
+        // Rounded down: 28 items on two threads make chunks of 28 / 8 = 3, ten chunks with a last one of 1.
+        grain = Math.Max(grain, total / (ThreadCount * Math.Max(1, chunksPerThread)));
         _job = job;
         _total = total;
         _grain = grain;

@@ -6,6 +6,8 @@
 // group is shared by two threads; a prompt over a repacked matrix reads its rows back
 // from the copy (WeightMatrix.PromptsReadRepacked). Products of one input (q, k, v; gate, up) can go to
 // the pool as one job: a decode token then waits for the pool once instead of three times.
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
 using EdgeLM.Kernels;
 using EdgeLM.Quantization;
 
@@ -21,9 +23,12 @@ public sealed unsafe class MatMul : IParallelJob
         public int Unit; // rows per pool item (see Set)
         public bool Repacked; // a decode product over DecodeRepack's sixteen-row groups
         public int Units;
+        public int* Prepared; // a prompt's activations prepared once for W's kernel (QuantDots.PrepareGemm), or null
     }
 
     readonly Part[] _parts = new Part[3];
+    readonly byte[]?[] _prepared = new byte[3][];
+    readonly PrepareRows _prepare = new();
     int _count;
     byte* _xq;
     long _xqStride;
@@ -137,11 +142,57 @@ public sealed unsafe class MatMul : IParallelJob
                 units += _parts[i].Units;
                 maxUnit = Math.Max(maxUnit, _parts[i].Unit);
             }
+            if (T >= Block32GemmLanes.MinActivations)
+                for (int i = 0; i < count; i++) Prepare(s, i, pq, T);
             // At least ~64K multiply-adds per chunk: below that, handing work to another thread costs more than it saves.
             int grain = Math.Max(16, 65536 / Math.Max(1, _parts[0].W!.Cols * T));
-            s.Pool.For(units, Math.Max(1, grain / maxUnit), this);
+            // A prompt's unit is a whole row tile against every activation (~0.3 ms for 32 rows of 4,864 at T = 256),
+            // so chunks of a unit or two: in the pool's default chunks, 28 units (896 rows) go 15 : 13 to two threads.
+            s.Pool.For(units, Math.Max(1, grain / maxUnit), this, T > 1 ? PromptChunksPerThread : WorkerPool.ChunksPerThread);
             for (int i = 0; i < count; i++) _parts[i] = default;
         }
+    }
+
+    /// <summary>Chunks per thread for a prompt's products (see Dispatch).</summary>
+    const int PromptChunksPerThread = 16;
+
+    /// <summary>Part i's activations prepared for its kernel, once for the product rather than once per chunk
+    /// (Block32GemmLanes' per-block scale and sum: 70 us for 256 activations of 4,864, a tenth of a row tile's
+    /// work), split across the pool by activation; a part of the same type and width as an earlier one shares its.</summary>
+    void Prepare(DecoderState s, int i, byte* xq, int T)
+    {
+        var w = _parts[i].W!;
+        if (QuantDots.ResolvePreparedGemm(w.Type, Simd.Best) == null) return;
+        for (int j = 0; j < i; j++)
+            if (_parts[j].Prepared != null && _parts[j].W!.Type == w.Type && _parts[j].W!.Cols == w.Cols)
+            {
+                _parts[i].Prepared = _parts[j].Prepared;
+                return;
+            }
+        long need = Block32GemmLanes.PreparedBytes(T, w.Cols);
+        if (_prepared[i] is not { } buffer || buffer.LongLength < need)
+            _prepared[i] = buffer = GC.AllocateUninitializedArray<byte>(checked((int)need), pinned: true);
+        var dst = (int*)Unsafe.AsPointer(ref MemoryMarshal.GetArrayDataReference(buffer)); // pinned at allocation
+        var job = _prepare;
+        (job.Type, job.Stride, job.Cols) = (w.Type, _xqStride, w.Cols);
+        job.X = xq;
+        job.Dst = dst;
+        s.Pool.For(T, Math.Max(1, 16384 / w.Cols), job);
+        job.X = null;
+        _parts[i].Prepared = dst;
+    }
+
+    sealed class PrepareRows : IParallelJob
+    {
+        public Tensors.GgmlType Type;
+        public byte* X;
+        public long Stride;
+        public int Cols;
+        public int* Dst;
+
+        public void Execute(int start, int end) =>
+            QuantDots.PrepareGemm(Type, X + start * Stride, Stride, end - start, Cols,
+                Dst + start * Block32GemmLanes.PreparedBytes(1, Cols) / sizeof(int));
     }
 
     /// <summary>Quantize and multiply in one call.</summary>
@@ -187,7 +238,7 @@ public sealed unsafe class MatMul : IParallelJob
         var all = new Span<float>(y, checked(_t * rows));
         if (!w.PromptsReadRepacked)
         {
-            QuantKernels.MatMulRows(w.Type, w.Data, w.RowBytes, start, end, acts, xRowLen, _t, all, rows, cols);
+            QuantKernels.MatMulRows(w.Type, w.Data, w.RowBytes, start, end, acts, xRowLen, _t, all, rows, cols, Simd.Best, p.Prepared);
             return;
         }
         // The rows back from the repacked copy, a few row tiles at a time into this thread's scratch (the
@@ -200,7 +251,7 @@ public sealed unsafe class MatMul : IParallelJob
             {
                 int r1 = Math.Min(end, r0 + UnpackRows);
                 DecodeRepack.UnpackRows(w.Type, w.Repacked, rows, cols, r0, r1, rowsAt);
-                QuantKernels.MatMulRows(w.Type, rowsAt - r0 * rb, rb, r0, r1, acts, xRowLen, _t, all, rows, cols);
+                QuantKernels.MatMulRows(w.Type, rowsAt - r0 * rb, rb, r0, r1, acts, xRowLen, _t, all, rows, cols, Simd.Best, p.Prepared);
             }
     }
 

@@ -118,6 +118,12 @@ internal static unsafe partial class Block32GemmLanes
     /// <summary>y[t * ys + r] = dot(W[r], x_t) for r in [0, rows), t in [0, na) (Block32Multi.Rows's
     /// signature); below MinActivations the tiled kernel TP of the same format takes the call.</summary>
     public static void Rows<T, TP>(byte* w, long rb, int rows, byte* a, long ab, int na, float* y, int ys, int n)
+        where T : ILanes32 where TP : IPair512 =>
+        Rows<T, TP>(w, rb, rows, a, ab, na, y, ys, n, null);
+
+    /// <summary>Rows with the activations already prepared by <see cref="PrepareActivations"/> for format T
+    /// (null: prepared here): a product split into many calls prepares them once instead of once per call.</summary>
+    public static void Rows<T, TP>(byte* w, long rb, int rows, byte* a, long ab, int na, float* y, int ys, int n, int* prepared)
         where T : ILanes32 where TP : IPair512
     {
         if (na < MinActivations)
@@ -125,18 +131,21 @@ internal static unsafe partial class Block32GemmLanes
             Block32Multi.Rows<TP>(w, rb, rows, a, ab, na, y, ys, n);
             return;
         }
-        Run<T>(w, rb, rows, a, ab, na, y, ys, n, R, &UnpackTile<T>, &Tile<T>);
+        Run<T>(w, rb, rows, a, ab, na, y, ys, n, R, &UnpackTile<T>, &Tile<T>, prepared);
     }
 
-    /// <summary>The driver both widths share: activations prepared once, then per row tile of tileRows rows
-    /// its blocks unpacked and transposed (unpack), then the tile against every four activations (tile).</summary>
+    /// <summary>Bytes <see cref="PrepareActivations"/> writes for na activations of n elements.</summary>
+    public static long PreparedBytes(int na, int n) => 8L * na * (n / QK);
+
+    /// <summary>The driver both widths share: activations prepared once (unless given), then per row tile of
+    /// tileRows rows its blocks unpacked and transposed (unpack), then the tile against every four activations (tile).</summary>
     static void Run<T>(byte* w, long rb, int rows, byte* a, long ab, int na, float* y, int ys, int n, int tileRows,
         delegate*<byte*, long, int, int, byte*, float*, byte*, void> unpack,
-        delegate*<byte*, float*, int, in Acts, float*, int, int, int, void> tile) where T : ILanes32
+        delegate*<byte*, float*, int, in Acts, float*, int, int, int, void> tile, int* prepared) where T : ILanes32
     {
         int nb = n / QK, planes = T.Planes;
         // Transposed weights: 32 bytes per row, block and plane; scales: one float per row and block.
-        long pre = 8L * na * nb, weights = 32L * tileRows * nb * planes, scales = 4L * tileRows * nb;
+        long pre = prepared == null ? PreparedBytes(na, n) : 0, weights = 32L * tileRows * nb * planes, scales = 4L * tileRows * nb;
         long need = pre + weights + scales + planes * Chunks + 128;
         var buf = t_scratch is { } s && s.Length >= need ? s : (t_scratch = GC.AllocateUninitializedArray<byte>(checked((int)need), pinned: true));
         fixed (byte* pb = buf)
@@ -144,8 +153,12 @@ internal static unsafe partial class Block32GemmLanes
             byte* up = (byte*)(((nint)pb + 63) & ~(nint)63); // 64-byte aligned: the tile loads whole vectors
             float* wd = (float*)(up + weights);
             byte* tmp = (byte*)(wd + tileRows * nb);
-            int* p = (int*)(tmp + planes * Chunks);
-            PrepareActivations<T>(a, ab, na, nb, p);
+            int* p = prepared;
+            if (p == null)
+            {
+                p = (int*)(tmp + planes * Chunks);
+                PrepareActivations<T>(a, ab, na, nb, p);
+            }
             for (int r = 0; r < rows; r += tileRows)
             {
                 int valid = Math.Min(tileRows, rows - r);

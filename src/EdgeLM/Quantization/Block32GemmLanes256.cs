@@ -21,6 +21,11 @@ internal static unsafe partial class Block32GemmLanes
 
     /// <summary>Rows at 256 bits (the signature of Rows); below MinActivations Block32Gemm256 of format TB.</summary>
     public static void Rows256<T, TB>(byte* w, long rb, int rows, byte* a, long ab, int na, float* y, int ys, int n)
+        where T : ILanes32 where TB : IBlock32 =>
+        Rows256<T, TB>(w, rb, rows, a, ab, na, y, ys, n, null);
+
+    /// <summary>Rows256 with the activations already prepared (null: prepared here), as the 512-bit Rows.</summary>
+    public static void Rows256<T, TB>(byte* w, long rb, int rows, byte* a, long ab, int na, float* y, int ys, int n, int* prepared)
         where T : ILanes32 where TB : IBlock32
     {
         if (na < MinActivations)
@@ -28,7 +33,7 @@ internal static unsafe partial class Block32GemmLanes
             Block32Gemm256.Rows<TB>(w, rb, rows, a, ab, na, y, ys, n);
             return;
         }
-        Run<T>(w, rb, rows, a, ab, na, y, ys, n, R8, &UnpackTile256<T>, &Tile256<T>);
+        Run<T>(w, rb, rows, a, ab, na, y, ys, n, R8, &UnpackTile256<T>, &Tile256<T>, prepared);
     }
 
     static void UnpackTile256<T>(byte* w, long rb, int valid, int nb, byte* up, float* wd, byte* tmp) where T : ILanes32

@@ -87,6 +87,34 @@ internal static unsafe class QuantDots
             _ => ResolveMulti(type, level),
         };
 
+    /// <summary>ResolveGemm's kernel where it takes its activations prepared once per product (the rows-in-lanes
+    /// tiles of Q4_0, Q5_0 and Q8_0: per block the scale and Offset * sum(y), Block32GemmLanes.PrepareActivations),
+    /// else null. The same outputs as ResolveGemm's kernel; the prepared data comes from <see cref="PrepareGemm"/>.</summary>
+    internal static delegate*<byte*, long, int, byte*, long, int, float*, int, int, int*, void> ResolvePreparedGemm(GgmlType type, SimdLevel level) =>
+        (level, type) switch
+        {
+            (SimdLevel.Vector512, GgmlType.Q8_0) when Block32GemmLanes.Supported => &Block32GemmLanes.Rows<Q8_0Lanes, SignedPair<Q8_0Block>>,
+            (SimdLevel.Vector512, GgmlType.Q5_0) when Block32GemmLanes.Supported => &Block32GemmLanes.Rows<Q5_0Lanes, SignedPair<Q5_0Block>>,
+            (SimdLevel.Vector512, GgmlType.Q4_0) when Block32GemmLanes.Supported => &Block32GemmLanes.Rows<Q4_0Lanes, Q4_0Pair>,
+            (SimdLevel.Vector256, GgmlType.Q5_0) when Block32GemmLanes.Supported256 => &Block32GemmLanes.Rows256<Q5_0Lanes, Q5_0Block>,
+            (SimdLevel.Vector256, GgmlType.Q4_0) when Block32GemmLanes.Supported256 => &Block32GemmLanes.Rows256<Q4_0Lanes, Q4_0Block>,
+            _ => null,
+        };
+
+    /// <summary>Prepares na Q8_0 activation rows (a, ab bytes apart, n elements) for ResolvePreparedGemm's kernel
+    /// of a <paramref name="type"/> matrix: <see cref="Block32GemmLanes.PreparedBytes"/> bytes at dst, activation t's
+    /// part at dst + t * PreparedBytes(1, n), so a range of activations can be prepared on its own.</summary>
+    internal static void PrepareGemm(GgmlType type, byte* a, long ab, int na, int n, int* dst)
+    {
+        switch (type)
+        {
+            case GgmlType.Q8_0: Block32GemmLanes.PrepareActivations<Q8_0Lanes>(a, ab, na, n / 32, dst); break;
+            case GgmlType.Q5_0: Block32GemmLanes.PrepareActivations<Q5_0Lanes>(a, ab, na, n / 32, dst); break;
+            case GgmlType.Q4_0: Block32GemmLanes.PrepareActivations<Q4_0Lanes>(a, ab, na, n / 32, dst); break;
+            default: throw new ArgumentException($"{type} has no prepared prompt kernel");
+        }
+    }
+
     /// <summary>The per-pair function every output of MatMulRows equals bit for bit at this level for a
     /// micro-batch of numActivations rows: the rows-in-lanes tiles' order (Block32GemmLanes.ReferenceDot at
     /// 512 and 256 bits, KQuantLanes.ReferenceDot) where those kernels run, else the per-pair dot (Resolve).

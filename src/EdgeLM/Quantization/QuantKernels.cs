@@ -191,7 +191,15 @@ public static unsafe class QuantKernels
         MatMulRows(weightType, weights, rowBytes, rowStart, rowEnd, activations, activationRowBytes, numActivations, y, yStride, n, Simd.Best);
 
     internal static void MatMulRows(GgmlType weightType, byte* weights, long rowBytes, int rowStart, int rowEnd,
-        ReadOnlySpan<byte> activations, int activationRowBytes, int numActivations, Span<float> y, int yStride, int n, SimdLevel level)
+        ReadOnlySpan<byte> activations, int activationRowBytes, int numActivations, Span<float> y, int yStride, int n, SimdLevel level) =>
+        MatMulRows(weightType, weights, rowBytes, rowStart, rowEnd, activations, activationRowBytes, numActivations, y, yStride, n, level, null);
+
+    /// <summary>MatMulRows with the activations prepared once for the whole product by QuantDots.PrepareGemm (for
+    /// a type with a QuantDots.ResolvePreparedGemm kernel at this level), or null to prepare them per call: a
+    /// product split across many calls (a thread pool's chunks) then does that work once. The same outputs.</summary>
+    internal static void MatMulRows(GgmlType weightType, byte* weights, long rowBytes, int rowStart, int rowEnd,
+        ReadOnlySpan<byte> activations, int activationRowBytes, int numActivations, Span<float> y, int yStride, int n, SimdLevel level,
+        int* prepared)
     {
         CheckRows(weightType, rowBytes, rowStart, rowEnd, n, int.MaxValue);
         if (numActivations < 1 || yStride < rowEnd || y.Length < (long)(numActivations - 1) * yStride + rowEnd
@@ -206,6 +214,13 @@ public static unsafe class QuantKernels
         fixed (float* yp = y)
         {
             byte* w = weights + rowStart * rowBytes;
+            if (prepared != null)
+            {
+                var kernel = QuantDots.ResolvePreparedGemm(weightType, level);
+                if (kernel == null) throw new ArgumentException($"{weightType} has no prepared prompt kernel at {level}");
+                kernel(w, rowBytes, rows, a, activationRowBytes, numActivations, yp + rowStart, yStride, n, prepared);
+                return;
+            }
             if (gemm != null)
             {
                 gemm(w, rowBytes, rows, a, activationRowBytes, numActivations, yp + rowStart, yStride, n);

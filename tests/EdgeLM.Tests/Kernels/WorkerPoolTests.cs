@@ -29,6 +29,25 @@ public class WorkerPoolTests
         }
     }
 
+    sealed class Chunks : IParallelJob
+    {
+        public readonly System.Collections.Concurrent.ConcurrentBag<int> Sizes = [];
+        public void Execute(int start, int end) => Sizes.Add(end - start);
+    }
+
+    [Theory]
+    [InlineData(WorkerPool.ChunksPerThread, 3)] // 28 items / (2 threads x 4): chunks of 3
+    [InlineData(16, 1)]                         // a job of few long items: one item a chunk
+    public void Chunks_per_thread_set_the_chunk_size(int chunksPerThread, int size)
+    {
+        using var pool = new WorkerPool(2);
+        var job = new Chunks();
+        pool.For(28, 1, job, chunksPerThread);
+        Assert.Equal(28, job.Sizes.Sum());
+        Assert.Equal(size, job.Sizes.Max());
+        Assert.Equal((28 + size - 1) / size, job.Sizes.Count);
+    }
+
     [Fact]
     public void Workers_wake_after_sleeping()
     {

@@ -88,4 +88,21 @@ public class PrefillParallelTests
         var single = EngineHarness.Logits(model, prompt, threads: 1, maxBatch: 23, kvType: cache);
         for (int t = 0; t < prompt.Length; t++) Assert.Equal(single[t], batched[t]);
     }
+
+    [Theory]
+    [InlineData(GgmlType.Q4_0)] // the rows-in-lanes prompt kernels, activations prepared once per product
+    [InlineData(GgmlType.Q8_0)]
+    [InlineData(GgmlType.Q4_K)] // the K-quant tiles
+    public void A_quantized_prompt_is_the_same_to_the_bit_on_one_and_two_threads(GgmlType type)
+    {
+        using var dir = new TempDir();
+        string path = dir.File("m.gguf");
+        RandomModel.Write(path, new RandomModelShape("llama", Dim: 256, Layers: 2, Heads: 4, KvHeads: 2, HeadDim: 64, Ffn: 768), type, seed: 5);
+        using var model = DecoderModel.Load(ModelSources.Open(path));
+        // Micro-batches of 100 activations: past the 64 rows of 256 values that one thread prepares alone.
+        int[] prompt = [.. Enumerable.Range(0, 150).Select(i => RandomModel.Bos + (i == 0 ? 0 : 3 + i * 37 % 300))];
+        var two = EngineHarness.Logits(model, prompt, threads: 2, maxBatch: 100, kvType: GgmlType.F16);
+        var one = EngineHarness.Logits(model, prompt, threads: 1, maxBatch: 100, kvType: GgmlType.F16);
+        for (int t = 0; t < prompt.Length; t++) Assert.Equal(one[t], two[t]);
+    }
 }

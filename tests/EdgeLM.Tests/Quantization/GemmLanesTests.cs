@@ -53,6 +53,43 @@ public unsafe class GemmLanesTests
 
     [Theory]
     [MemberData(nameof(Types))]
+    public void Activations_prepared_once_for_the_product_give_the_same_bits(GgmlType type)
+    {
+        foreach (var level in Levels(type))
+            foreach (int n in new[] { 32, 896 })
+            {
+                var (wq, xq, _, _, rb, ab) = Make(type, n, seed: 3 * n);
+                foreach (int T in new[] { 4, 7, Acts })
+                {
+                    // Prepared in two ranges of activations, as the pool splits the work, then the row ranges a
+                    // product's chunks take.
+                    var prepared = new int[Block32GemmLanes.PreparedBytes(T, n) / sizeof(int)];
+                    int split = T / 2, perActivation = (int)(Block32GemmLanes.PreparedBytes(1, n) / sizeof(int));
+                    fixed (byte* px = xq)
+                    fixed (int* pp = prepared)
+                    {
+                        QuantDots.PrepareGemm(type, px, ab, split, n, pp);
+                        QuantDots.PrepareGemm(type, px + split * ab, ab, T - split, n, pp + split * perActivation);
+                    }
+                    var want = new float[T * Rows];
+                    var got = new float[T * Rows];
+                    Array.Fill(got, float.NaN);
+                    fixed (byte* pw = wq)
+                    fixed (int* pp = prepared)
+                    {
+                        QuantKernels.MatMulRows(type, pw, rb, 0, Rows, xq.AsSpan(0, T * ab), ab, T, want, Rows, n, level);
+                        foreach (var (r0, r1) in new[] { (0, 19), (19, 32), (32, Rows) })
+                            QuantKernels.MatMulRows(type, pw, rb, r0, r1, xq.AsSpan(0, T * ab), ab, T, got, Rows, n, level, pp);
+                    }
+                    for (int i = 0; i < want.Length; i++)
+                        Assert.True(BitConverter.SingleToInt32Bits(got[i]) == BitConverter.SingleToInt32Bits(want[i]),
+                            $"{type} {level} n={n} T={T} output {i}: prepared {got[i]:R}, per call {want[i]:R}");
+                }
+            }
+    }
+
+    [Theory]
+    [MemberData(nameof(Types))]
     public void The_reference_order_agrees_with_the_scalar_dot(GgmlType type)
     {
         const int n = 896;
