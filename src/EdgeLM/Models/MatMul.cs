@@ -157,7 +157,7 @@ public sealed unsafe class MatMul : IParallelJob
     const int PromptChunksPerThread = 16;
 
     /// <summary>Part i's activations prepared for its kernel, once for the product rather than once per chunk
-    /// (Block32GemmLanes' per-block scale and sum: 70 us for 256 activations of 4,864, a tenth of a row tile's
+    /// (Block32GemmLanes' per-block scale and sum: 70 us for 256 activations of 4,864, a fifth of a row tile's
     /// work), split across the pool by activation; a part of the same type and width as an earlier one shares its.</summary>
     void Prepare(DecoderState s, int i, byte* xq, int T)
     {
